@@ -1,0 +1,3 @@
+from srlm.cli import main
+
+raise SystemExit(main())
