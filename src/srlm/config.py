@@ -1,0 +1,403 @@
+"""Typed run configuration: YAML file < ``key.sub=value`` command-line overrides.
+
+Every field has a type, a default and a one-line help that cites the paper's value where
+there is one (Yuan et al. 2024 = "SR"; Wu et al. 2024 = "MR"). Unknown keys, wrong types and
+impossible values are user errors naming the key.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from srlm.errors import UserError
+
+
+def opt(default: Any, help: str, **kwargs: Any) -> Any:
+    """A dataclass field with a default and a help string (TRL's ``metadata={"help": ...}`` style)."""
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: copy.deepcopy(default), metadata={"help": help, **kwargs})
+    return field(default=default, metadata={"help": help, **kwargs})
+
+
+@dataclass
+class LoraConfig:
+    enabled: bool = opt(False, "Train a LoRA adapter instead of all weights (with DPO the reference is the adapter-disabled model).")
+    r: int = opt(16, "LoRA rank.")
+    alpha: int = opt(32, "LoRA alpha (scale = alpha / r).")
+    dropout: float = opt(0.05, "Dropout on the LoRA branch.")
+    target_modules: str = opt("all-linear", "Modules to adapt: 'all-linear' or a comma-separated list of names.")
+
+
+@dataclass
+class DataConfig:
+    ift: str = opt("builtin:ift_seed", "IFT seed (prompt/response JSONL). 'builtin:ift_seed' is the set shipped for the embedded model; SR used 3,200 oasst1 first-turn rank-0 conversations.")
+    eft: str = opt("builtin:degraded", "EFT data (ranked or scored responses with judgments, JSONL), or 'builtin:degraded' to build graded judgments from the IFT seed by controlled degradation; SR used 1,630 oasst1 judgments.")
+    eft_heldout: str = opt("", "Held-out EFT JSONL that measures the judge; empty = hold out `heldout_fraction` of the EFT data.")
+    heldout_fraction: float = opt(0.25, "Share of EFT prompts held out for judge evaluation when no eft_heldout file is given (SR: 541 of 2,171).")
+    max_ift: int = opt(0, "Use at most this many IFT rows for SFT and few-shot prompts (0 = all).")
+    max_eft: int = opt(0, "Use at most this many EFT training judgments for SFT (0 = all).")
+
+
+@dataclass
+class SFTConfig:
+    enabled: bool = opt(True, "Fine-tune M0 on IFT + EFT to make M1 (SR). Off: M1 = M0.")
+    epochs: float = opt(1.0, "Epochs over IFT + EFT.")
+    learning_rate: float = opt(5.5e-6, "Peak learning rate (SR, 70B: 5.5e-6 cosine-decayed to 1.1e-6).")
+    lr_scheduler: str = opt("cosine", "Learning-rate schedule (transformers' names).")
+    warmup_ratio: float = opt(0.0, "Share of steps used for linear warm-up.")
+    batch_size: int = opt(16, "Sequences per optimizer step (SR: 16), reached with gradient accumulation.")
+    micro_batch_size: int = opt(2, "Sequences per forward pass; batch_size must be a multiple of it.")
+    max_length: int = opt(1024, "Truncate training sequences to this many tokens.")
+    gradient_checkpointing: bool = opt(False, "Recompute activations in the backward pass: less memory, ~20 % slower (for large models).")
+    lora: LoraConfig = field(default_factory=LoraConfig, metadata={"help": "LoRA settings for SFT."})
+
+
+@dataclass
+class PromptGenConfig:
+    num_prompts: int = opt(64, "New prompts to keep per iteration (SR: enough for 3,964 then 6,942 pairs).")
+    num_fewshot: int = opt(8, "Seed prompts shown in each few-shot request (SR: 8, Self-Instruct style).")
+    temperature: float = opt(0.6, "Sampling temperature for new prompts (SR: 0.6).")
+    top_p: float = opt(0.9, "Nucleus sampling for new prompts (SR: 0.9).")
+    max_new_tokens: int = opt(96, "Token limit for one generated prompt.")
+    generator: str = opt("current", "Which model writes prompts: 'current' = M(t), or a model name/directory (SR used a fixed Llama-2-70B-Chat).")
+    min_words: int = opt(3, "Drop prompts with fewer words.")
+    max_words: int = opt(150, "Drop prompts with more words.")
+    dedup_threshold: float = opt(0.7, "Drop a prompt whose ROUGE-L F1 with a kept prompt or a seed prompt exceeds this (Self-Instruct: 0.7).")
+    max_rounds: int = opt(8, "Stop after this many generation rounds even if fewer prompts were kept.")
+
+
+@dataclass
+class CandidateConfig:
+    n: int = opt(4, "Responses sampled per prompt (SR: N = 4; MR: K = 7).")
+    temperature: float = opt(0.7, "Sampling temperature (SR: 0.7; MR: 0.8).")
+    top_p: float = opt(0.9, "Nucleus sampling (SR: 0.9; MR: 0.95, verify).")
+    max_new_tokens: int = opt(256, "Token limit for one response.")
+
+
+@dataclass
+class JudgeConfig:
+    template: str = opt("additive_5pt", "Judge prompt: a shipped template name or a file with {prompt} and {response} (SR Fig. 2).")
+    samples: int = opt(3, "Judgments sampled per candidate and averaged (SR: 3; MR: N = 11).")
+    temperature: float = opt(0.7, "Sampling temperature of the judge (SR: same decoding as candidates).")
+    top_p: float = opt(0.9, "Nucleus sampling of the judge.")
+    max_new_tokens: int = opt(160, "Token limit for one judgment (SR asks for a justification of up to 100 words).")
+    expected_score_fallback: bool = opt(False, "When a judgment has no parsable score, use the expected score from the digit probabilities after 'Score: ' (off: such judgments are dropped and counted).")
+
+
+@dataclass
+class PairConfig:
+    mode: str = opt("pairs", "'pairs' = best vs worst DPO pairs (SR); 'positive_only' = responses scoring `positive_threshold` become extra SFT data (SR ablation).")
+    min_margin: float = opt(0.0, "Drop a pair whose chosen and rejected mean scores differ by less than this (0 = only exact ties are dropped, as in SR).")
+    length_rho: Any = opt(0.0, "Length-control rho in [0, 1], a number or one per iteration (MR: 0, 0.32, 0.32, 0.4); 0 = best vs worst.")
+    length_unit: str = opt("tokens", "Unit of response length for length control: 'tokens' or 'chars'.")
+    positive_threshold: float = opt(5.0, "Mean score a response needs in 'positive_only' mode (SR: 5).")
+
+
+@dataclass
+class DPOConfig:
+    beta: float = opt(0.1, "DPO beta (SR and MR: 0.1).")
+    epochs: float = opt(1.0, "Epochs over the iteration's pairs.")
+    learning_rate: float = opt(1e-6, "Peak learning rate (SR, 70B: 1e-6 decaying to 1e-7; MR: 5e-6).")
+    lr_scheduler: str = opt("cosine", "Learning-rate schedule (transformers' names).")
+    warmup_ratio: float = opt(0.0, "Share of steps used for linear warm-up.")
+    batch_size: int = opt(16, "Pairs per optimizer step (SR: 16; MR: 32), reached with gradient accumulation.")
+    micro_batch_size: int = opt(2, "Pairs per forward pass; batch_size must be a multiple of it.")
+    max_length: int = opt(1024, "Truncate prompt + response to this many tokens.")
+    gradient_checkpointing: bool = opt(False, "Recompute activations in the backward pass: less memory, ~20 % slower (for large models).")
+    precompute_ref_log_probs: bool = opt(True, "Compute the reference model's log-probabilities once before training instead of every step (same loss, less time).")
+    lora: LoraConfig = field(default_factory=LoraConfig, metadata={"help": "LoRA settings for DPO."})
+
+
+@dataclass
+class MetaConfig:
+    judge_pairs_iterations: list = opt([1, 2], "Iterations whose DPO data includes judge pairs from the meta-judge (MR: 1 and 2; actor pairs only in 3 and 4).")
+    template: str = opt("meta_judge", "Meta-judge prompt: shipped name or a file with {prompt}, {response}, {judgment_a}, {judgment_b} (MR Fig. 2).")
+    temperature: float = opt(0.7, "Sampling temperature of the meta-judge.")
+    top_p: float = opt(0.9, "Nucleus sampling of the meta-judge.")
+    max_new_tokens: int = opt(200, "Token limit for one meta-judgment.")
+    max_chosen_judgment_length: int = opt(256, "Drop a judge pair whose chosen judgment is longer than this many tokens (MR: the meta-judge favours long judgments).")
+
+
+@dataclass
+class BackendConfig:
+    kind: str = opt("transformers", "Text generation engine: 'transformers', 'vllm' or 'openai' (OpenAI-compatible HTTP).")
+    batch_size: int = opt(16, "Sequences generated together (transformers backend).")
+    base_url: str = opt("", "Base URL of an OpenAI-compatible server (kind: openai), e.g. http://127.0.0.1:8000/v1.")
+    model_name: str = opt("", "Model name sent to the OpenAI-compatible server.")
+    api_key_env: str = opt("OPENAI_API_KEY", "Environment variable holding the API key; the key itself is never written anywhere.")
+    timeout_s: float = opt(120.0, "HTTP request timeout in seconds.")
+    max_retries: int = opt(4, "HTTP retries with exponential back-off.")
+    concurrency: int = opt(8, "HTTP requests in flight at once.")
+    tensor_parallel_size: int = opt(1, "vLLM tensor parallel size.")
+    gpu_memory_utilization: float = opt(0.85, "vLLM share of GPU memory.")
+
+
+@dataclass
+class EvalConfig:
+    judge_metrics: bool = opt(True, "After each model, measure its judging on the held-out EFT data into M<t>/eval.json.")
+    max_heldout: int = opt(0, "Use at most this many held-out EFT prompts (0 = all).")
+    judge_samples: int = opt(1, "Judgments per held-out response, averaged, when measuring the judge.")
+    judge_temperature: float = opt(0.0, "Temperature when measuring the judge (0 = greedy, reproducible).")
+    win_rate_prompts: int = opt(0, "Held-out IFT prompts for the head-to-head of M(t) vs M1 each iteration (0 = off).")
+    win_rate_judge: str = opt("M1", "Judge for the head-to-head: 'M1' (frozen), 'current', or a model name/directory.")
+
+
+@dataclass
+class Config:
+    name: str = opt("run", "Run name: the run directory is <runs_dir>/<name>.")
+    runs_dir: str = opt("runs", "Folder holding run directories.")
+    method: str = opt("self_rewarding", "'self_rewarding' (Yuan et al. 2024) or 'meta_rewarding' (Wu et al. 2024).")
+    model: str = opt("smollm2-135m-instruct", "M0: 'smollm2-135m-instruct' (embedded, no download), a local model directory or a Hugging Face name already in the local cache.")
+    trust_remote_code: bool = opt(False, "Allow model repositories to run their own Python code (off for safety).")
+    dtype: str = opt("float32", "Weights dtype: float32 (CPU default; bf16 has no CPU hardware support here), bfloat16 or float16.")
+    seed: int = opt(0, "Seed for sampling, shuffling and training.")
+    threads: int = opt(0, "torch CPU threads (0 = all cores).")
+    iterations: int = opt(2, "DPO iterations after M1 (SR: 2, giving M2 and M3; MR: 4).")
+    iteration_overrides: dict = opt({}, "Per-iteration overrides, e.g. {2: {prompt_gen: {num_prompts: 128}}}.")
+    data: DataConfig = field(default_factory=DataConfig, metadata={"help": "Seed data."})
+    sft: SFTConfig = field(default_factory=SFTConfig, metadata={"help": "SFT of M0 into M1."})
+    prompt_gen: PromptGenConfig = field(default_factory=PromptGenConfig, metadata={"help": "Self-instruction: new prompts."})
+    candidates: CandidateConfig = field(default_factory=CandidateConfig, metadata={"help": "Candidate responses."})
+    judge: JudgeConfig = field(default_factory=JudgeConfig, metadata={"help": "LLM-as-a-Judge."})
+    pairs: PairConfig = field(default_factory=PairConfig, metadata={"help": "Preference pairs."})
+    dpo: DPOConfig = field(default_factory=DPOConfig, metadata={"help": "DPO training."})
+    meta: MetaConfig = field(default_factory=MetaConfig, metadata={"help": "Meta-Rewarding (method: meta_rewarding)."})
+    backend: BackendConfig = field(default_factory=BackendConfig, metadata={"help": "Generation engine for actor and judge."})
+    eval: EvalConfig = field(default_factory=EvalConfig, metadata={"help": "Evaluation after each model."})
+
+
+# ---------------------------------------------------------------------------------------------
+# Building a Config from plain data
+
+
+def _type_of(cls: type, name: str) -> Any:
+    return typing.get_type_hints(cls)[name]
+
+
+def _coerce(value: Any, target: Any, key: str) -> Any:
+    """Check ``value`` against the annotated type; ints are accepted where floats are expected."""
+    if target is Any:
+        return value
+    if dataclasses.is_dataclass(target):
+        if not isinstance(value, dict):
+            raise UserError(f"config key '{key}': expected a mapping, got {type(value).__name__}")
+        return _build(target, value, key + ".")
+    if target is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if target in (list, dict) and isinstance(value, target):
+        return value
+    if isinstance(target, type) and isinstance(value, target) and not (target is int and isinstance(value, bool)):
+        return value
+    name = getattr(target, "__name__", str(target))
+    raise UserError(f"config key '{key}': expected {name}, got {value!r}")
+
+
+def _build(cls: type, data: dict, prefix: str = "") -> Any:
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise UserError(f"unknown config key '{prefix}{unknown[0]}' (known: {', '.join(sorted(known))})")
+    values = {name: _coerce(value, _type_of(cls, name), prefix + name) for name, value in data.items()}
+    return cls(**values)
+
+
+def to_dict(config: Any) -> dict:
+    """The config as plain data (what is written to ``config.yaml``)."""
+    return dataclasses.asdict(config)
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``'dpo.beta=0.2'`` -> (['dpo', 'beta'], 0.2); the value is read as YAML."""
+    if "=" not in text:
+        raise UserError(f"override '{text}': expected key=value, e.g. dpo.beta=0.2")
+    key, raw = text.split("=", 1)
+    if not key.strip():
+        raise UserError(f"override '{text}': empty key")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as exc:
+        raise UserError(f"override '{text}': value is not valid YAML ({exc})") from None
+    return key.strip().split("."), value
+
+
+def apply_override(data: dict, path: list[str], value: Any) -> None:
+    """Set ``data[path[0]][path[1]]... = value``, creating mappings on the way."""
+    node = data
+    for part in path[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise UserError(f"override '{'.'.join(path)}': '{part}' is not a mapping")
+        node = child
+    node[path[-1]] = value
+
+
+def read_yaml(path: str | Path) -> dict:
+    """Read a YAML mapping, with clear errors for a missing file or bad YAML."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: config file not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark else ""
+        raise UserError(f"{path}{where}: invalid YAML ({getattr(exc, 'problem', exc)})") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not valid UTF-8") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: expected a mapping of config keys at the top level")
+    return data
+
+
+def load_config(path: str | Path | None, overrides: list[str] = ()) -> Config:
+    """File values < command-line overrides < nothing else; then validated."""
+    data = read_yaml(path) if path else {}
+    for text in overrides:
+        apply_override(data, *parse_override(text))
+    config = _build(Config, data)
+    validate(config)
+    return config
+
+
+def from_dict(data: dict) -> Config:
+    """A validated Config from plain data (e.g. a run directory's frozen ``config.yaml``)."""
+    config = _build(Config, copy.deepcopy(data))
+    validate(config)
+    return config
+
+
+def for_iteration(config: Config, iteration: int) -> Config:
+    """The config with ``iteration_overrides[iteration]`` merged in."""
+    extra = config.iteration_overrides.get(iteration) or config.iteration_overrides.get(str(iteration))
+    if not extra:
+        return config
+    data = to_dict(config)
+    _merge(data, extra)
+    try:
+        return from_dict(data)
+    except UserError as exc:
+        raise UserError(f"iteration_overrides.{iteration}: {exc}") from None
+
+
+def _merge(base: dict, extra: dict) -> None:
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value
+
+
+def rho_for(config: Config, iteration: int) -> float:
+    """Length-control rho of an iteration: a number, or the list's entry (the last one repeats)."""
+    rho = config.pairs.length_rho
+    if isinstance(rho, list):
+        return float(rho[min(iteration, len(rho)) - 1])
+    return float(rho)
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation: impossible values are refused before anything runs
+
+_CHOICES = {
+    "method": ("self_rewarding", "meta_rewarding"),
+    "dtype": ("float32", "bfloat16", "float16"),
+    "pairs.mode": ("pairs", "positive_only"),
+    "pairs.length_unit": ("tokens", "chars"),
+    "backend.kind": ("transformers", "vllm", "openai"),
+}
+
+
+def _get(config: Config, dotted: str) -> Any:
+    node: Any = config
+    for part in dotted.split("."):
+        node = getattr(node, part)
+    return node
+
+
+def validate(config: Config) -> None:
+    """Raise ``UserError`` for the first impossible value, naming its key."""
+    for key, choices in _CHOICES.items():
+        if _get(config, key) not in choices:
+            raise UserError(f"config key '{key}': {_get(config, key)!r} is not one of {', '.join(choices)}")
+    checks = [
+        ("name", _safe_name(config.name), "must be a plain folder name (letters, digits, '.', '_', '-')"),
+        ("iterations", config.iterations >= 0, "must be >= 0"),
+        ("candidates.n", config.candidates.n >= 2, "must be >= 2: a preference pair needs two responses"),
+        ("judge.samples", config.judge.samples >= 1, "must be >= 1"),
+        ("dpo.beta", config.dpo.beta > 0, "must be > 0"),
+        ("prompt_gen.num_prompts", config.prompt_gen.num_prompts >= 1, "must be >= 1"),
+        ("prompt_gen.num_fewshot", config.prompt_gen.num_fewshot >= 1, "must be >= 1"),
+        ("prompt_gen.dedup_threshold", 0 < config.prompt_gen.dedup_threshold <= 1, "must be in (0, 1]"),
+        ("data.heldout_fraction", 0 <= config.data.heldout_fraction < 1, "must be in [0, 1)"),
+        ("pairs.min_margin", config.pairs.min_margin >= 0, "must be >= 0"),
+        ("backend.batch_size", config.backend.batch_size >= 1, "must be >= 1"),
+    ]
+    for key, ok, message in checks:
+        if not ok:
+            raise UserError(f"config key '{key}': {_get(config, key)!r} {message}")
+    for section in ("sft", "dpo"):
+        _validate_training(section, getattr(config, section))
+    for section in ("prompt_gen", "candidates", "judge", "meta"):
+        _validate_sampling(section, getattr(config, section))
+    _validate_rho(config.pairs.length_rho)
+    _validate_overrides(config.iteration_overrides)
+
+
+def _safe_name(name: str) -> bool:
+    return bool(name) and name not in (".", "..") and all(c.isalnum() or c in "._-" for c in name)
+
+
+def _validate_training(section: str, cfg: SFTConfig | DPOConfig) -> None:
+    if cfg.learning_rate <= 0:
+        raise UserError(f"config key '{section}.learning_rate': {cfg.learning_rate} must be > 0")
+    if cfg.epochs <= 0:
+        raise UserError(f"config key '{section}.epochs': {cfg.epochs} must be > 0")
+    if cfg.micro_batch_size < 1 or cfg.batch_size % cfg.micro_batch_size:
+        raise UserError(f"config key '{section}.batch_size': {cfg.batch_size} must be a positive multiple of micro_batch_size ({cfg.micro_batch_size})")
+    if cfg.max_length < 16:
+        raise UserError(f"config key '{section}.max_length': {cfg.max_length} must be >= 16")
+
+
+def _validate_sampling(section: str, cfg: Any) -> None:
+    if cfg.temperature < 0:
+        raise UserError(f"config key '{section}.temperature': {cfg.temperature} must be >= 0")
+    if not 0 < cfg.top_p <= 1:
+        raise UserError(f"config key '{section}.top_p': {cfg.top_p} must be in (0, 1]")
+    if cfg.max_new_tokens < 1:
+        raise UserError(f"config key '{section}.max_new_tokens': {cfg.max_new_tokens} must be >= 1")
+
+
+def _validate_rho(rho: Any) -> None:
+    values = rho if isinstance(rho, list) else [rho]
+    if not values or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1 for v in values):
+        raise UserError(f"config key 'pairs.length_rho': {rho!r} must be a number in [0, 1] or a non-empty list of them")
+
+
+def _validate_overrides(overrides: dict) -> None:
+    for key, value in overrides.items():
+        if not str(key).isdigit() or int(key) < 1:
+            raise UserError(f"config key 'iteration_overrides.{key}': keys are iteration numbers (1, 2, ...)")
+        if not isinstance(value, dict):
+            raise UserError(f"config key 'iteration_overrides.{key}': expected a mapping of config keys")
+
+
+def describe(cls: type = Config, prefix: str = "") -> list[tuple[str, str, str]]:
+    """(key, default, help) for every field: the reference that ``srlm validate --help-keys`` prints."""
+    rows = []
+    for f in dataclasses.fields(cls):
+        hint = _type_of(cls, f.name)
+        if dataclasses.is_dataclass(hint):
+            rows.extend(describe(hint, prefix + f.name + "."))
+        else:
+            default = f.default_factory() if f.default is dataclasses.MISSING else f.default
+            rows.append((prefix + f.name, repr(default), f.metadata.get("help", "")))
+    return rows

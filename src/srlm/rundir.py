@@ -1,0 +1,227 @@
+"""The files of one run, and the two write disciplines that make a run resumable.
+
+- Whole files (stats, pairs, configs) are written to ``X.tmp`` and renamed to ``X``: a file that
+  exists is complete ("done = final file exists").
+- Generation stages append rows to ``X.partial.jsonl`` a chunk at a time (flushed and fsynced),
+  skip ids already written when they restart, and rename it to ``X`` when every row is there.
+  A line cut off by a kill is detected and dropped on the next start.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+from srlm.errors import UserError
+
+
+@dataclass(frozen=True)
+class RunDir:
+    """Paths of one run directory (``runs/<name>``)."""
+
+    root: Path
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config.yaml"
+
+    @property
+    def lock(self) -> Path:
+        return self.root / "run.lock"
+
+    @property
+    def data(self) -> Path:
+        """Seed data as used by this run (copied in, so a run is self-contained)."""
+        return self.root / "data"
+
+    def model_dir(self, t: int) -> Path:
+        """Folder of model M<t>: ``model/`` (checkpoint) and ``eval.json``."""
+        return self.root / f"M{t}"
+
+    def model(self, t: int) -> Path:
+        return self.model_dir(t) / "model"
+
+    def eval(self, t: int) -> Path:
+        return self.model_dir(t) / "eval.json"
+
+    def iteration(self, t: int) -> Path:
+        """Folder of iteration t, which turns M<t> into M<t+1>."""
+        return self.root / f"iter{t}"
+
+    def stage_file(self, t: int, name: str) -> Path:
+        return self.iteration(t) / name
+
+
+def model_done(model_dir: Path) -> bool:
+    """A checkpoint counts only once its completion marker exists (written last)."""
+    return (model_dir / "COMPLETE").is_file()
+
+
+def mark_model_done(model_dir: Path) -> None:
+    write_text(model_dir / "COMPLETE", "ok\n")
+
+
+# ---------------------------------------------------------------------------------------------
+# Whole-file atomic writes
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (temporary file, fsync, rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def write_json(path: Path, data: Any) -> None:
+    write_text(path, json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False) + "\n")
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def write_yaml(path: Path, data: Any) -> None:
+    write_text(path, yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+
+
+def write_rows(path: Path, rows: Iterable[dict]) -> None:
+    """Write a whole JSONL file atomically."""
+    write_text(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+
+
+def read_rows(path: Path) -> list[dict]:
+    """Read a JSONL file this program wrote."""
+    with open(path, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+# ---------------------------------------------------------------------------------------------
+# Append-and-resume files for generation stages
+
+
+class RowLog:
+    """Rows appended a chunk at a time to ``<final>.partial``; finished by renaming to ``<final>``.
+
+    Opening it recovers from a kill: a last line without its newline (a write cut off) is
+    removed, and the ids already written are known, so the stage skips them.
+    """
+
+    def __init__(self, final: Path, key: str = "id") -> None:
+        self.final = final
+        self.partial = final.with_name(final.name + ".partial")
+        self.key = key
+        self.rows: list[dict] = []
+        if final.exists():
+            self.rows = read_rows(final)
+        elif self.partial.exists():
+            self.rows = _recover(self.partial)
+        self.ids = {row[key] for row in self.rows}
+
+    @property
+    def done(self) -> bool:
+        return self.final.exists()
+
+    def append(self, rows: list[dict]) -> None:
+        """Append rows whose ids are new, durably (flush + fsync) before returning."""
+        fresh = [row for row in rows if row[self.key] not in self.ids]
+        if not fresh:
+            return
+        self.partial.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.partial, "a", encoding="utf-8") as handle:
+            handle.write("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in fresh))
+            handle.flush()
+            os.fsync(handle.fileno())
+        self.rows.extend(fresh)
+        self.ids.update(row[self.key] for row in fresh)
+
+    def finish(self, order: list[str] | None = None) -> list[dict]:
+        """Rename the partial file to its final name, rows sorted by ``order`` of ids if given."""
+        if self.done:
+            return self.rows
+        if order is not None:
+            rank = {row_id: i for i, row_id in enumerate(order)}
+            self.rows.sort(key=lambda row: rank.get(row[self.key], len(rank)))
+        write_rows(self.final, self.rows)
+        if self.partial.exists():
+            self.partial.unlink()
+        return self.rows
+
+
+def _recover(path: Path) -> list[dict]:
+    """Rows of a partial file, dropping (and truncating away) a torn last line."""
+    data = path.read_bytes()
+    complete = data[: data.rfind(b"\n") + 1]
+    if len(complete) != len(data):
+        with open(path, "r+b") as handle:
+            handle.truncate(len(complete))
+    rows = []
+    for line in complete.decode("utf-8").splitlines():
+        if line.strip():
+            rows.append(json.loads(line))
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# One process per run directory
+
+
+class RunLock:
+    """A lock file holding ``host:pid``; a lock left by a dead process on this host is taken over."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.held = False
+
+    def __enter__(self) -> "RunLock":
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        me = f"{socket.gethostname()}:{os.getpid()}"
+        while True:
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                owner = self.path.read_text(encoding="utf-8").strip() if self.path.exists() else ""
+                if owner and _alive(owner):
+                    raise UserError(f"{self.path}: another srlm process ({owner}) is running on this run directory") from None
+                self.path.unlink(missing_ok=True)  # stale: its process is gone
+                continue
+            with os.fdopen(fd, "w") as handle:
+                handle.write(me + "\n")
+            self.held = True
+            return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.held:
+            self.path.unlink(missing_ok=True)
+            self.held = False
+
+
+def _alive(owner: str) -> bool:
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True  # another machine's process: cannot check, so assume it is alive
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def run_dir_for(runs_dir: str, name: str) -> RunDir:
+    """The run directory, refusing names that would escape ``runs_dir``."""
+    base = Path(runs_dir).resolve()
+    root = (base / name).resolve()
+    if root.parent != base:
+        raise UserError(f"config key 'name': {name!r} must stay inside {runs_dir}")
+    return RunDir(root)

@@ -1,0 +1,83 @@
+"""What SFT and DPO share: trainer arguments, LoRA settings, the loss guard, saving a model."""
+
+from __future__ import annotations
+
+import math
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import TrainerCallback
+
+from srlm.config import LoraConfig
+from srlm.rundir import mark_model_done
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the previous checkpoint is kept untouched."""
+
+
+class NonFiniteLossGuard(TrainerCallback):
+    """Stops training at the first logged loss that is NaN or infinite."""
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: dict | None = None, **kwargs: Any) -> None:
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(loss):
+            raise TrainingDiverged(f"training loss became {loss} at step {state.global_step}; the last good checkpoint is kept")
+
+
+def common_args(cfg: Any, output_dir: Path, seed: int, dtype: str) -> dict:
+    """Keyword arguments shared by TRL's SFTConfig and DPOConfig."""
+    on_gpu = torch.cuda.is_available()
+    return dict(
+        output_dir=str(output_dir),
+        num_train_epochs=cfg.epochs,
+        learning_rate=cfg.learning_rate,
+        lr_scheduler_type=cfg.lr_scheduler,
+        warmup_steps=cfg.warmup_ratio,  # transformers 5: a float below 1 is a share of the steps
+        per_device_train_batch_size=cfg.micro_batch_size,
+        gradient_accumulation_steps=cfg.batch_size // cfg.micro_batch_size,
+        max_length=cfg.max_length,
+        gradient_checkpointing=cfg.gradient_checkpointing,
+        # TRL turns bf16 on unless told otherwise; CPUs here have no bf16 units (1.3 GFLOP/s).
+        bf16=dtype == "bfloat16" and on_gpu,
+        fp16=dtype == "float16" and on_gpu,
+        use_cpu=not on_gpu,
+        logging_steps=1,
+        save_strategy="no",
+        report_to=[],
+        seed=seed,
+        data_seed=seed,
+        disable_tqdm=False,
+        dataloader_num_workers=0,
+    )
+
+
+def peft_config(lora: LoraConfig) -> Any:
+    """A peft LoraConfig, or None for full fine-tuning."""
+    if not lora.enabled:
+        return None
+    from peft import LoraConfig as PeftLoraConfig
+
+    targets: Any = lora.target_modules if lora.target_modules == "all-linear" else [t.strip() for t in lora.target_modules.split(",")]
+    return PeftLoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=targets, task_type="CAUSAL_LM")
+
+
+def save_model(model: Any, tokenizer: Any, target: Path) -> None:
+    """Save as safetensors (LoRA merged in) to a staging folder, then move into place."""
+    if hasattr(model, "merge_and_unload"):
+        model = model.merge_and_unload()
+    staging = target.with_name(target.name + ".tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    model.save_pretrained(staging, safe_serialization=True)
+    tokenizer.save_pretrained(staging)
+    shutil.rmtree(target, ignore_errors=True)
+    staging.rename(target)
+    mark_model_done(target)
+
+
+def final_loss(trainer: Any) -> float | None:
+    """The last logged training loss."""
+    losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+    return losses[-1] if losses else None

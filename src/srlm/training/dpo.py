@@ -1,0 +1,59 @@
+"""DPO with TRL's DPOTrainer: M(t) -> M(t+1) on the pairs M(t) made; the reference is M(t)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from datasets import Dataset
+
+from srlm.config import DPOConfig
+from srlm.training.common import NonFiniteLossGuard, common_args, final_loss, peft_config, save_model
+
+
+def to_dataset(pairs: list[dict]) -> Dataset:
+    """Pair rows as TRL's conversational preference format (prompt / chosen / rejected)."""
+    return Dataset.from_list(
+        [
+            {
+                "prompt": [{"role": "user", "content": pair["prompt"]}],
+                "chosen": [{"role": "assistant", "content": pair["chosen"]}],
+                "rejected": [{"role": "assistant", "content": pair["rejected"]}],
+            }
+            for pair in pairs
+        ]
+    )
+
+
+def train_dpo(model_path: str, tokenizer: Any, pairs: list[dict], cfg: DPOConfig, target: Path, *, seed: int, dtype: str, trust_remote_code: bool = False) -> dict:
+    """Train on ``pairs`` starting from ``model_path`` (also the reference) and save to ``target``.
+
+    With LoRA, TRL uses the same weights with the adapter disabled as the reference, so no
+    second copy of the model is held.
+    """
+    from trl import DPOConfig as TRLDPOConfig, DPOTrainer
+
+    from srlm.modeling import load_model
+
+    started = time.time()
+    lora = peft_config(cfg.lora)
+    model = load_model(model_path, dtype, trust_remote_code)
+    ref_model = None if lora else load_model(model_path, dtype, trust_remote_code)
+    args = TRLDPOConfig(
+        **common_args(cfg, target.parent / "trainer", seed, dtype),
+        beta=cfg.beta,
+        precompute_ref_log_probs=cfg.precompute_ref_log_probs,
+    )
+    trainer = DPOTrainer(
+        model=model,
+        ref_model=ref_model,
+        args=args,
+        train_dataset=to_dataset(pairs),
+        processing_class=tokenizer,
+        peft_config=lora,
+        callbacks=[NonFiniteLossGuard()],
+    )
+    trainer.train()
+    save_model(trainer.model, tokenizer, target)
+    return {"pairs": len(pairs), "steps": trainer.state.global_step, "final_loss": final_loss(trainer), "seconds": round(time.time() - started, 1)}

@@ -1,0 +1,55 @@
+"""Supervised fine-tuning with TRL's SFTTrainer: M0 -> M1 on IFT + EFT (loss on responses only)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from datasets import Dataset
+
+from srlm.config import SFTConfig
+from srlm.training.common import NonFiniteLossGuard, common_args, final_loss, peft_config, save_model
+
+log = logging.getLogger(__name__)
+
+
+def to_dataset(rows: list[dict]) -> Dataset:
+    """``{"prompt", "response"}`` rows as TRL's conversational prompt-completion format.
+
+    TRL computes the loss on the completion tokens only for this format (SR: "loss on the
+    response tokens only").
+    """
+    return Dataset.from_list(
+        [
+            {
+                "prompt": [{"role": "user", "content": row["prompt"]}],
+                "completion": [{"role": "assistant", "content": row["response"]}],
+            }
+            for row in rows
+        ]
+    )
+
+
+def train_sft(model_path: str, tokenizer: Any, rows: list[dict], cfg: SFTConfig, target: Path, *, seed: int, dtype: str, trust_remote_code: bool = False) -> dict:
+    """Fine-tune the model at ``model_path`` on ``rows`` and save it to ``target``; returns stats."""
+    from trl import SFTConfig as TRLSFTConfig, SFTTrainer
+
+    from srlm.modeling import load_model
+
+    started = time.time()
+    model = load_model(model_path, dtype, trust_remote_code)
+    model.train()
+    args = TRLSFTConfig(**common_args(cfg, target.parent / "trainer", seed, dtype), completion_only_loss=True)
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=to_dataset(rows),
+        processing_class=tokenizer,
+        peft_config=peft_config(cfg.lora),
+        callbacks=[NonFiniteLossGuard()],
+    )
+    trainer.train()
+    save_model(trainer.model, tokenizer, target)
+    return {"rows": len(rows), "steps": trainer.state.global_step, "final_loss": final_loss(trainer), "seconds": round(time.time() - started, 1)}
