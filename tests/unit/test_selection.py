@@ -77,7 +77,8 @@ LENGTHS = [400, 150, 90, 60, 300, 380, 500]
         (0.0, 0, 3),
         # rho = 0.1: top tier >= 4.52 -> {0, 5}, shortest 5; bottom <= 2.28 -> {3, 6}, longest 6.
         (0.1, 5, 6),
-        # rho = 0.32: top >= 3.904 -> {0, 1, 5}, shortest 1; bottom <= 2.896 -> {3, 4, 6}, longest 6.
+        # rho = 0.32: top >= 3.904 -> {0, 1, 5}, shortest 1;
+        # bottom <= 2.896 -> {3, 4, 6}, longest 6.
         (0.32, 1, 6),
         # rho = 0.4: top >= 3.68 -> adds 2 (3.9, 90 tokens); bottom <= 3.12 -> longest still 6.
         (0.4, 2, 6),

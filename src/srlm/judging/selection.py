@@ -121,7 +121,7 @@ def positive_examples(scores: Sequence[float | None], threshold: float = 5.0) ->
     >>> positive_examples([5.0, 4.67, None, 5.0])
     [0, 3]
     """
-    return [i for i, s in enumerate(scores) if _valid(s) and s >= threshold]  # type: ignore[operator]
+    return [i for i, s in enumerate(scores) if _valid(s) and s >= threshold]  # type: ignore
 
 
 def most_varied(judgment_scores: Sequence[Sequence[float | None]]) -> int | None:
