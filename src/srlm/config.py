@@ -191,6 +191,12 @@ def _coerce(value: Any, target: Any, key: str) -> Any:
         return _build(target, value, key + ".")
     if target is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if target is float and isinstance(value, str):
+        # PyYAML (YAML 1.1) reads "1e-6" as a string; a number written that way is meant.
+        try:
+            return float(value)
+        except ValueError:
+            pass
     if target in (list, dict) and isinstance(value, target):
         return value
     if isinstance(target, type) and isinstance(value, target) and not (target is int and isinstance(value, bool)):

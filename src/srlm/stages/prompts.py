@@ -1,0 +1,111 @@
+"""Stage 1, self-instruction: the model writes new prompts from few-shot seed examples.
+
+SR section 2.3: 8-shot prompting with seed prompts, temperature 0.6, top-p 0.9; new prompts are
+filtered before use. Raw generations are kept in ``prompts_raw.jsonl`` (resumable, one
+generation round at a time); the filter is deterministic, so ``prompts.jsonl`` is the same
+after a restart.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from pathlib import Path
+
+from srlm.backends.base import Sampling
+from srlm.rundir import RowLog, read_rows, write_rows
+from srlm.stages.common import StageContext
+from srlm.stages.prompt_filters import DuplicateIndex, clean_prompt, length_problem, rouge_l, words
+
+FEWSHOT_INSTRUCTION = (
+    "Below are example requests that users sent to an AI assistant. Write one new request that "
+    "is different from all of them: a new task, not a copy or a rewording. Reply with the new "
+    "request only."
+)
+
+
+def fewshot_message(examples: list[str]) -> str:
+    """The Self-Instruct style few-shot request that asks for task number k+1."""
+    lines = [FEWSHOT_INSTRUCTION, ""]
+    lines += [f"Task {i}: {text}" for i, text in enumerate(examples, start=1)]
+    lines.append(f"Task {len(examples) + 1}:")
+    return "\n".join(lines)
+
+
+def run(ctx: StageContext, seed_rows: list[dict]) -> list[dict]:
+    """Write ``prompts.jsonl`` with ``num_prompts`` filtered new prompts (fewer if rounds run out)."""
+    final = ctx.path("prompts.jsonl")
+    if final.exists():
+        return read_rows(final)
+    cfg = ctx.config.prompt_gen
+    raw = RowLog(ctx.path("prompts_raw.jsonl"))
+    for round_index in range(cfg.max_rounds):
+        kept, dropped = filter_prompts(raw.rows, seed_rows, ctx)
+        missing = cfg.num_prompts - len(kept)
+        if missing <= 0:
+            break
+        if any(row["round"] == round_index for row in raw.rows):
+            continue  # this round was generated before a restart
+        raw.append(_generate_round(ctx, seed_rows, round_index, size=max(2 * missing, 4)))
+    raw.finish()
+    kept, dropped = filter_prompts(raw.rows, seed_rows, ctx)
+    kept = kept[: cfg.num_prompts]
+    ctx.record("prompts", {"generated": len(raw.rows), "kept": len(kept), "dropped": dict(dropped), "rounds": 1 + max((r["round"] for r in raw.rows), default=-1)})
+    write_rows(final, kept)
+    return kept
+
+
+def _generate_round(ctx: StageContext, seed_rows: list[dict], round_index: int, size: int) -> list[dict]:
+    cfg = ctx.config.prompt_gen
+    rng = random.Random(ctx.seed("prompts", round_index))
+    shots = [rng.sample(seed_rows, min(cfg.num_fewshot, len(seed_rows))) for _ in range(size)]
+    conversations = [[{"role": "user", "content": fewshot_message([r["prompt"] for r in rows])}] for rows in shots]
+    sampling = Sampling(temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens, n=1, seed=ctx.seed("prompts-sample", round_index))
+    outputs = _generator(ctx).generate(conversations, sampling)
+    return [
+        {"id": f"it{ctx.iteration}-r{round_index}-{k:04d}", "round": round_index, "fewshot_ids": [r["id"] for r in rows], "raw": texts[0]}
+        for k, (rows, texts) in enumerate(zip(shots, outputs))
+    ]
+
+
+def _generator(ctx: StageContext):
+    """M(t) by default; a fixed model when the config names one (SR used Llama-2-70B-Chat)."""
+    name = ctx.config.prompt_gen.generator
+    if name == "current":
+        return ctx.backend
+    from srlm.modeling import resolve_model
+
+    return ctx.backend_factory(Path(resolve_model(name)), ctx.config)
+
+
+def filter_prompts(raw_rows: list[dict], seed_rows: list[dict], ctx: StageContext) -> tuple[list[dict], Counter]:
+    """Kept prompt rows and drop counts by reason, deterministic in the order of ``raw_rows``."""
+    cfg = ctx.config.prompt_gen
+    seed_by_id = {row["id"]: row["prompt"] for row in seed_rows}
+    seed_index = DuplicateIndex(cfg.dedup_threshold, [row["prompt"] for row in seed_rows])
+    seen = DuplicateIndex(cfg.dedup_threshold)
+    kept: list[dict] = []
+    dropped: Counter = Counter()
+    for row in raw_rows:
+        prompt = clean_prompt(row["raw"])
+        reason = length_problem(prompt, cfg.min_words, cfg.max_words) or _copy_problem(prompt, row, seed_by_id, cfg.dedup_threshold)
+        if reason is None and seed_index.is_duplicate(prompt):
+            reason = "near_duplicate_of_seed"
+        if reason is None and seen.is_duplicate(prompt):
+            reason = "near_duplicate_of_generated"
+        if reason:
+            dropped[reason] += 1
+            continue
+        seen.add(prompt)
+        kept.append({"id": f"it{ctx.iteration}-p{len(kept):04d}", "prompt": prompt, "source_id": row["id"], "fewshot_ids": row["fewshot_ids"]})
+    return kept, dropped
+
+
+def _copy_problem(prompt: str, row: dict, seed_by_id: dict, threshold: float) -> str | None:
+    """'copied_fewshot' when the prompt repeats one of the examples it was shown."""
+    tokens = words(prompt)
+    for shot_id in row["fewshot_ids"]:
+        shot = seed_by_id.get(shot_id, "")
+        if prompt.strip().lower() == shot.strip().lower() or rouge_l(tokens, words(shot)) > threshold:
+            return "copied_fewshot"
+    return None

@@ -1,0 +1,74 @@
+"""Stage 0: the seed data this run uses, copied into ``<run>/data`` so the run is self-contained.
+
+Writes ``ift.jsonl`` (instruction data), ``eft_train.jsonl`` / ``eft_heldout.jsonl`` (judge
+data), ``sft.jsonl`` (IFT + EFT judgments as prompt/response rows for SFT) and ``stats.json``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from srlm.config import Config
+from srlm.data.eft_builder import build_eft, judge_sft_rows, split_heldout
+from srlm.data.seed import bundled_path, load_eft, load_ift
+from srlm.errors import UserError
+from srlm.judging.templates import load_template
+from srlm.rundir import RunDir, read_rows, write_json, write_rows
+
+BUILTIN_DEGRADED = "builtin:degraded"
+
+
+def _source(spec: str) -> Path:
+    if spec.startswith("builtin:"):
+        try:
+            return bundled_path(spec.split(":", 1)[1] + ".jsonl")
+        except Exception:  # noqa: BLE001
+            raise UserError(f"config key 'data': no bundled data set named '{spec}'") from None
+    return Path(spec)
+
+
+def run(config: Config, run: RunDir) -> dict[str, list[dict]]:
+    """Prepare (once) and return the run's seed files."""
+    folder = run.data
+    names = ("ift", "ift_heldout", "eft_train", "eft_heldout", "sft")
+    if (folder / "stats.json").exists():
+        return {name: read_rows(folder / f"{name}.jsonl") for name in names}
+    cfg = config.data
+    ift = load_ift(_source(cfg.ift))
+    if cfg.max_ift:
+        ift = ift[: cfg.max_ift]
+    ift, ift_heldout, eft_train, eft_heldout = _split(config, ift)
+    template = load_template(config.judge.template, ("prompt", "response"))
+    judge_rows = judge_sft_rows(eft_train, template)
+    if cfg.max_eft:
+        judge_rows = judge_rows[: cfg.max_eft]
+    sft = [{"prompt": r["prompt"], "response": r["response"], "kind": "ift"} for r in ift]
+    sft += [{"prompt": r["prompt"], "response": r["response"], "kind": "eft"} for r in judge_rows]
+    files = {"ift": ift, "ift_heldout": ift_heldout, "eft_train": eft_train, "eft_heldout": eft_heldout, "sft": sft}
+    for name, rows in files.items():
+        write_rows(folder / f"{name}.jsonl", rows)
+    write_json(folder / "stats.json", {
+        "ift_rows": len(ift), "ift_heldout_rows": len(ift_heldout), "eft_train_prompts": len(eft_train), "eft_heldout_prompts": len(eft_heldout),
+        "eft_judgments_for_sft": len(judge_rows), "sft_rows": len(sft),
+        "sources": {"ift": cfg.ift, "eft": cfg.eft, "eft_heldout": cfg.eft_heldout or f"{cfg.heldout_fraction:.0%} of eft"},
+    })
+    return files
+
+
+def _split(config: Config, ift: list[dict]) -> tuple[list[dict], list[dict], list[dict], list[dict]]:
+    """(IFT train, IFT held-out, EFT train, EFT held-out).
+
+    With 'builtin:degraded' the IFT rows are split first and each part is degraded on its own,
+    so no held-out judge prompt (nor its good answer) is ever seen in SFT.
+    """
+    cfg = config.data
+    if cfg.eft == BUILTIN_DEGRADED:
+        if cfg.eft_heldout:
+            return ift, [], build_eft(ift, seed=config.seed), load_eft(_source(cfg.eft_heldout))
+        train, heldout = split_heldout(ift, cfg.heldout_fraction, config.seed)
+        return train, heldout, build_eft(train, seed=config.seed), build_eft(heldout, seed=config.seed)
+    eft = load_eft(_source(cfg.eft)) if cfg.eft else []
+    if cfg.eft_heldout:
+        return ift, [], eft, load_eft(_source(cfg.eft_heldout))
+    eft_train, eft_heldout = split_heldout(eft, cfg.heldout_fraction, config.seed)
+    return ift, [], eft_train, eft_heldout

@@ -1,0 +1,32 @@
+"""Stage M1: SFT of M0 on IFT + EFT (SR section 2.2); M1 = M0 when SFT is off."""
+
+from __future__ import annotations
+
+from srlm.config import Config, to_dict
+from srlm.modeling import load_tokenizer, resolve_model
+from srlm.rundir import RunDir, model_done, write_json, write_yaml
+from srlm.stages.common import log
+from srlm.training.common import save_model
+
+
+def run(config: Config, run: RunDir, sft_rows: list[dict]) -> dict | None:
+    """Make ``M1/model`` unless it is already complete; returns training stats."""
+    target = run.model(1)
+    if model_done(target):
+        return None
+    base = resolve_model(config.model)
+    tokenizer = load_tokenizer(base, config.trust_remote_code)
+    if config.sft.enabled:
+        from srlm.training.sft import train_sft
+
+        stats = train_sft(base, tokenizer, sft_rows, config.sft, target, seed=config.seed, dtype=config.dtype, trust_remote_code=config.trust_remote_code)
+    else:
+        from srlm.modeling import load_model
+
+        save_model(load_model(base, config.dtype, config.trust_remote_code), tokenizer, target)
+        stats = {"rows": 0, "note": "sft.enabled is false: M1 is M0"}
+    stats["base_model"] = config.model
+    write_json(run.model_dir(1) / "train.json", stats)
+    write_yaml(run.model_dir(1) / "config.yaml", to_dict(config))
+    log.info("M1 ready at %s (%s)", target, stats)
+    return stats

@@ -1,0 +1,42 @@
+"""Stage 5: train M(t+1) from M(t) on the iteration's pairs (DPO, reference M(t)).
+
+In the 'positive_only' variant, M(t+1) is M(t) fine-tuned (SFT) on its own top-scored responses.
+"""
+
+from __future__ import annotations
+
+from srlm.config import to_dict
+from srlm.modeling import load_tokenizer
+from srlm.rundir import model_done, write_json, write_yaml
+from srlm.stages.common import PipelineStop, StageContext, log
+
+
+def run(ctx: StageContext, rows: list[dict]) -> dict | None:
+    """Make ``M<t+1>/model`` unless it is already complete."""
+    config, t = ctx.config, ctx.iteration
+    target = ctx.run.model(t + 1)
+    if model_done(target):
+        return None
+    if not rows:
+        raise PipelineStop(
+            f"iteration {t}: no usable training rows in {ctx.folder} (see stats.json: every prompt was "
+            "dropped as a tie, unscored or below the margin); not training on nothing. Try more prompts, "
+            "more candidates (candidates.n), more judge samples, or check the judge's parse rate."
+        )
+    ctx.release()
+    source = str(ctx.model_path)
+    tokenizer = load_tokenizer(source, config.trust_remote_code)
+    if config.pairs.mode == "pairs":
+        from srlm.training.dpo import train_dpo
+
+        stats = train_dpo(source, tokenizer, rows, config.dpo, target, seed=config.seed + t, dtype=config.dtype, trust_remote_code=config.trust_remote_code)
+    else:
+        from srlm.training.sft import train_sft
+
+        stats = train_sft(source, tokenizer, rows, config.sft, target, seed=config.seed + t, dtype=config.dtype, trust_remote_code=config.trust_remote_code)
+    stats["trained_from"] = f"M{t}"
+    ctx.record("train", stats)
+    write_json(ctx.run.model_dir(t + 1) / "train.json", stats)
+    write_yaml(ctx.run.model_dir(t + 1) / "config.yaml", to_dict(config))
+    log.info("M%d ready at %s", t + 1, target)
+    return stats
