@@ -6,6 +6,7 @@ User mistakes end with one line on stderr and exit status 2; never a traceback.
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 from pathlib import Path
@@ -63,6 +64,11 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
+# Modules that add their own subcommands: each has ``add_commands(subparsers)``; a handler
+# takes the parsed arguments and returns an exit status.
+COMMAND_MODULES: tuple[str, ...] = ()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="srlm", description="Self-Rewarding and Meta-Rewarding language models.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -83,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="which stages of a run are done, with row counts")
     status.add_argument("run_dir", help="a run directory, e.g. runs/tiny")
     status.set_defaults(func=_status)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).add_commands(sub)
     return parser
 
 
