@@ -6,6 +6,7 @@ reading a traceback. Extra keys in a row are kept (they travel to later stages u
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 from collections.abc import Iterable
@@ -20,18 +21,13 @@ SCORE_MIN, SCORE_MAX = 0, 5
 
 
 def read_jsonl(path: str | Path) -> list[tuple[int, dict]]:
-    """Read a JSONL file into ``(line_number, row)`` pairs; blank lines are skipped.
+    """Read a JSONL file (or ``.jsonl.gz``) into ``(line_number, row)`` pairs; blank lines skip.
 
     Raises ``UserError`` for a missing file, invalid UTF-8, a broken JSON line, or a line that
     is not a JSON object.
     """
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise UserError(f"{path}: file not found") from None
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read file ({exc.strerror})") from None
+    data = _read_bytes(path)
     rows: list[tuple[int, dict]] = []
     for number, raw in enumerate(data.split(b"\n"), start=1):
         if not raw.strip():
@@ -40,12 +36,27 @@ def read_jsonl(path: str | Path) -> list[tuple[int, dict]]:
     return rows
 
 
+def _read_bytes(path: Path) -> bytes:
+    """The file's bytes, gunzipped when the name ends in ``.gz`` (how oasst1 is published)."""
+    try:
+        data = path.read_bytes()
+        return gzip.decompress(data) if path.suffix == ".gz" else data
+    except FileNotFoundError:
+        raise UserError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise UserError(f"{path}: is a directory, expected a JSONL file") from None
+    except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError
+        raise UserError(f"{path}: cannot read file ({exc})") from None
+
+
 def _parse_line(path: Path, number: int, raw: bytes) -> dict:
     """Decode one JSONL line into a dict, raising a located ``UserError``."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise at_line(path, number, f"invalid UTF-8 at byte {exc.start}") from None
+    if number == 1:
+        text = text.removeprefix("\ufeff")  # a byte-order mark left by some Windows editors
     try:
         row = json.loads(text)
     except json.JSONDecodeError as exc:
