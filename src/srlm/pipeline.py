@@ -112,7 +112,7 @@ def _evaluate(config: Config, run_dir: RunDir, t: int, seeds: dict, backend_fact
     ctx.release()
 
 
-STAGE_FILES = ("prompts.jsonl", "candidates.jsonl", "judgments.jsonl", "meta_judgments.jsonl", "pairs.jsonl", "positives.jsonl")
+STAGE_FILES = ("prompts.jsonl", "candidates.jsonl", "judgments.jsonl", "meta_judgments.jsonl", "pairs.jsonl", "judge_pairs.jsonl", "positives.jsonl")
 
 
 def status(run_dir: RunDir) -> list[dict]:

@@ -5,6 +5,8 @@ In the 'positive_only' variant, M(t+1) is M(t) fine-tuned (SFT) on its own top-s
 
 from __future__ import annotations
 
+from collections import Counter
+
 from srlm.config import to_dict
 from srlm.modeling import load_tokenizer
 from srlm.rundir import model_done, write_json, write_yaml
@@ -35,6 +37,8 @@ def run(ctx: StageContext, rows: list[dict]) -> dict | None:
 
         stats = train_sft(source, tokenizer, rows, config.sft, target, seed=config.seed + t, dtype=config.dtype, trust_remote_code=config.trust_remote_code)
     stats["trained_from"] = f"M{t}"
+    # Meta-Rewarding mixes actor and judge pairs; say how many of each were trained on.
+    stats["rows_by_kind"] = dict(Counter(row.get("kind", "actor") for row in rows))
     ctx.record("train", stats)
     write_json(ctx.run.model_dir(t + 1) / "train.json", stats)
     write_yaml(ctx.run.model_dir(t + 1) / "config.yaml", to_dict(config))
