@@ -31,12 +31,14 @@ from srlm.judging.templates import fill
 
 DEGRADATIONS: tuple[str, ...] = ("good", "partial", "vague", "truncated", "off_topic")
 
-# A sentence ends at . ! ? or : followed by whitespace, or at a line break (lists); a fenced
-# code block is never split, since half a code block is a syntax error, not a partial answer.
-_SENTENCE_END = re.compile(r"[.!?:](?=\s)|\n")
+# A sentence ends at . ! ? followed by whitespace, at a colon that ends a line (it introduces
+# a list or code), or at a line break, but not at a list marker ("2. Kiwi"). A fenced code
+# block is never split, since half a code block is a syntax error, not a partial answer.
+_SENTENCE_END = re.compile(r"(?<!\b\d)(?<!\b\d\d)[.!?](?=\s)|:(?=[ \t]*\n)|\n")
 _CODE_FENCE = re.compile(r"```.*?(?:```|$)", re.DOTALL)
 _WORD = re.compile(r"\S+")
 _MIN_WORDS_TO_TRUNCATE = 8
+_DONOR_DRAWS = 20
 # A good answer this long is marked down to 4 for concision (rubric point 5: "without
 # extraneous information"); otherwise a seeded minority of good answers get 4, so the judge
 # sees both top grades (the paper's judge mostly gave 4).
@@ -208,15 +210,16 @@ def _partial(answer: str, rng: random.Random) -> tuple[str, int, float] | None:
     if len(sentences) < 2:
         return None  # a one-sentence answer has no "rest" to leave out
     keep = rng.randint(1, len(sentences) // 2)
-    first = "".join(sentences[:keep]).strip()
+    raw = "".join(sentences[:keep])
+    first = raw.strip()
     kept = _count_words(first) / _count_words(answer)
-    # After a list or code block the filler goes on a line of its own, as a person would write.
-    joiner = "\n" if "\n" in first else " "
+    # After a list item or code block the filler goes on a line of its own.
+    joiner = "\n" if "\n" in raw else " "
     return f"{first}{joiner}{rng.choice(_FILLERS)}", 3 if kept >= 0.4 else 2, kept
 
 
 def _sentences(text: str) -> list[str]:
-    """``text`` split after sentence ends; a piece needs 3+ words ("1." is a list marker)."""
+    """``text`` split after sentence ends; a piece needs 3+ words (not just "Corrected:")."""
     fences = [m.span() for m in _CODE_FENCE.finditer(text)]
     pieces, start = [], 0
     for end in _SENTENCE_END.finditer(text):
@@ -252,22 +255,32 @@ def _truncated(answer: str, rng: random.Random) -> tuple[str, int, float] | None
 
 
 def _off_topic_donor(index: int, rows: Sequence[dict], rng: random.Random) -> dict | None:
-    """Another row whose answer serves as an off-topic response; another category if possible."""
+    """Another row whose answer serves as an off-topic response; another category if possible.
+
+    A few seeded random draws find one almost always; the full scan after them only runs for
+    tiny or one-category inputs, so building stays linear in the number of rows.
+    """
     mine = rows[index]
-    others = [
-        r
-        for r in rows
-        if r["prompt"].strip() != mine["prompt"].strip()
-        and r["response"].strip() != mine["response"].strip()
-    ]
-    if not others:
-        return None
-    if "category" in mine:
+
+    def unrelated(r: dict, strict: bool) -> bool:
         # An answer from the same category can half-answer the prompt (two arithmetic
         # problems); a different category makes "0: irrelevant" true.
-        elsewhere = [r for r in others if r.get("category") != mine["category"]]
-        others = elsewhere or others
-    return rng.choice(others)
+        if strict and "category" in mine and r.get("category") == mine["category"]:
+            return False
+        return (
+            r["prompt"].strip() != mine["prompt"].strip()
+            and r["response"].strip() != mine["response"].strip()
+        )
+
+    for _ in range(_DONOR_DRAWS):
+        candidate = rows[rng.randrange(len(rows))]
+        if unrelated(candidate, strict=True):
+            return candidate
+    for strict in (True, False):
+        pool = [r for r in rows if unrelated(r, strict)]
+        if pool:
+            return rng.choice(pool)
+    return None
 
 
 def _judgment(
@@ -290,9 +303,9 @@ def _count_words(text: str) -> int:
 
 
 def _short(prompt: str, max_words: int = 10) -> str:
-    """The first line of a prompt, at most ``max_words`` words, for quoting in a judgment."""
+    """The prompt's first sentence, at most ``max_words`` words, for quoting in a judgment."""
     first_line = prompt.strip().splitlines()[0]
-    words = first_line.split()
+    words = re.split(r"(?<=[.!?])\s", first_line, maxsplit=1)[0].split()
     head = " ".join(words[:max_words])
     return head + "..." if len(words) > max_words else head
 
@@ -300,7 +313,9 @@ def _short(prompt: str, max_words: int = 10) -> str:
 def _topic(prompt: str) -> str:
     """A lower-cased prompt head without end punctuation, to slot into a vague answer."""
     head = _short(prompt, 8).rstrip(".?!:;,")
-    return f'"{head[:1].lower()}{head[1:]}"'
+    if head[1:2].islower():  # "Why is..." -> "why is...", but keep "DNS" or "I" as written
+        head = head[:1].lower() + head[1:]
+    return f'"{head}"'
 
 
 def split_heldout(rows: Sequence[dict], fraction: float, seed: int) -> tuple[list, list]:
