@@ -19,4 +19,46 @@ def make_backend(model_dir: Path, config: Config) -> Any:
         tokenizer = load_tokenizer(str(model_dir), config.trust_remote_code)
         model = load_model(str(model_dir), config.dtype, config.trust_remote_code)
         return TransformersBackend(model, tokenizer, batch_size=config.backend.batch_size)
+    if kind == "vllm":
+        return _vllm_backend(model_dir, config)
+    if kind == "openai":
+        return _openai_backend(model_dir, config)
     raise UserError(f"config key 'backend.kind': '{kind}' is not available in this build")
+
+
+def _vllm_backend(model_dir: Path, config: Config) -> Any:
+    from srlm.backends.vllm_backend import VLLMBackend
+
+    b = config.backend
+    return VLLMBackend(
+        model_dir,
+        tensor_parallel_size=b.tensor_parallel_size,
+        gpu_memory_utilization=b.gpu_memory_utilization,
+        dtype=config.dtype,
+        trust_remote_code=config.trust_remote_code,
+        seed=config.seed,
+    )
+
+
+def _openai_backend(model_dir: Path, config: Config) -> Any:
+    """The HTTP backend; with no ``model_name`` it asks for ``model_dir`` by path, the name
+    ``vllm serve <model_dir>`` gives its model. A tokenizer found in ``model_dir`` counts tokens."""
+    from srlm.backends.openai_http import OpenAIHTTPBackend
+
+    b = config.backend
+    if not b.base_url:
+        raise UserError("config key 'backend.base_url': required when backend.kind is 'openai' (e.g. http://127.0.0.1:8000/v1)")
+    tokenizer = None
+    if (Path(model_dir) / "tokenizer_config.json").is_file():
+        from srlm.modeling import load_tokenizer
+
+        tokenizer = load_tokenizer(str(model_dir), config.trust_remote_code)
+    return OpenAIHTTPBackend(
+        b.base_url,
+        b.model_name or str(model_dir),
+        api_key_env=b.api_key_env,
+        timeout_s=b.timeout_s,
+        max_retries=b.max_retries,
+        concurrency=b.concurrency,
+        tokenizer=tokenizer,
+    )
