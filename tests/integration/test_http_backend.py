@@ -251,6 +251,21 @@ def test_retryable_status_then_success(serve, status: int) -> None:
     assert out[0][0].startswith("hi|") and client.stats["retries"] == 1 and len(server.requests) == 2
 
 
+def test_one_failure_stops_the_other_requests(serve) -> None:
+    def script(number: int, body: dict, handler: Handler) -> Answer:
+        if body["messages"][-1]["content"] == "bad":
+            return 400, {}, b'{"error": "bad request"}'
+        return 503, {}, b'{"error": "busy"}'  # would be retried for 1.5 s each without the abort
+
+    server = serve(script)
+    conversations = [[{"role": "user", "content": "bad" if i == 0 else str(i)}] for i in range(20)]
+    start = time.monotonic()
+    with pytest.raises(HTTPBackendError, match="HTTP 400"):
+        backend(server.base_url, concurrency=2, backoff_s=0.5).generate(conversations, ask())
+    assert time.monotonic() - start < 1.5
+    assert len(server.requests) < 10
+
+
 def test_client_errors_fail_at_once_with_a_hint(serve) -> None:
     server = serve(lambda number, body, handler: (404, {}, b'{"error": "model not found"}'))
     with pytest.raises(HTTPBackendError, match="HTTP 404.*check backend.base_url"):

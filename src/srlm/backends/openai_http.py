@@ -134,13 +134,17 @@ class OpenAIHTTPBackend:
         if not jobs:
             return []
         with ThreadPoolExecutor(max_workers=min(self.concurrency, len(jobs))) as pool:
-            futures: list[Future[list[str]]] = [pool.submit(job) for job in jobs]
-            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-            failed = [f for f in futures if f in done and f.exception() is not None]
-            if failed:
+            try:
+                futures: list[Future[list[str]]] = [pool.submit(job) for job in jobs]
+                done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+                failed = [f for f in futures if f in done and f.exception() is not None]
+                if failed:
+                    raise failed[0].exception()  # type: ignore[misc]
+            except BaseException:
+                # Also on Ctrl-C: queued requests are dropped, running ones stop retrying.
                 abort.set()
-                pool.shutdown(wait=True, cancel_futures=True)
-                raise failed[0].exception()  # type: ignore[misc]
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
         return [f.result() for f in futures]
 
     def _post(self, body: dict[str, Any], abort: threading.Event) -> list[str]:
@@ -201,7 +205,10 @@ class OpenAIHTTPBackend:
         return [t.strip() for t in texts]
 
     def _http_error(self, exc: urllib.error.HTTPError) -> Exception:
-        detail = self._snippet(exc.read() if exc.fp is not None else b"")
+        try:
+            detail = self._snippet(exc.read() if exc.fp is not None else b"")
+        except (OSError, http.client.HTTPException):
+            detail = "(no body)"
         if exc.code in RETRY_STATUS:
             return _Retryable(f"HTTP {exc.code} {detail!r}", _retry_after(exc.headers.get("Retry-After")))
         self._count("failed")
