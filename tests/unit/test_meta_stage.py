@@ -208,6 +208,13 @@ def test_stage_writes_judge_pairs_and_meta_stats(tmp_path: Path) -> None:
     assert stats["judge_pairs"] == 1 and stats["dropped"] == {"no_disagreement": 1}
     assert stats["mean_chosen_length"] == backend.count_tokens(pair["chosen"])
     assert stats["judge_pairs_trained_on"] is True
+    assert stats["over_dpo_max_length"] == 0 and pair["prompt_length"] == backend.count_tokens(pair["prompt"])
+
+
+def test_judge_pairs_that_dpo_would_truncate_are_counted(tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path, FakeBackend(prefers_higher_score), 1, "dpo.max_length=16")
+    assert len(meta.run(ctx, *judged_prompts())) == 1  # counted and warned about, not dropped
+    assert json.loads(ctx.path("stats.json").read_text())["meta"]["over_dpo_max_length"] == 1
 
 
 def test_stage_counts_position_bias_and_long_winners(tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ from srlm.judging.parse import parse_verdict
 from srlm.judging.selection import most_varied
 from srlm.judging.templates import fill, load_template
 from srlm.rundir import RowLog, read_rows, write_rows
-from srlm.stages.common import StageContext, chunked, progress
+from srlm.stages.common import StageContext, chunked, log, progress
 
 # A verdict table: (index shown first, index shown second) -> index of the winner, or None.
 Table = dict[tuple[int, int], int | None]
@@ -237,13 +237,25 @@ def make_judge_pairs(ctx: StageContext, targets: list[Target], log_rows: list[di
         if pick.dropped:
             dropped[pick.dropped] += 1
         else:
-            rows.append(judge_pair_row(judge_template, target, pick, lengths))
+            row = judge_pair_row(judge_template, target, pick, lengths)
+            row["prompt_length"] = ctx.backend.count_tokens(row["prompt"])
+            rows.append(row)
     stats = {
         **verdict_stats(log_rows, first, second, w1, w2),
         "higher_score_win_rate": higher_score_win_rate(targets, tables),
         **pair_stats(rows, dropped),
+        "over_dpo_max_length": over_length(ctx, rows),
     }
     return rows, stats
+
+
+def over_length(ctx: StageContext, rows: list[dict]) -> int:
+    """Judge pairs that DPO will cut: the judge request is long, and truncation keeps the start."""
+    limit = ctx.config.dpo.max_length
+    over = sum(1 for r in rows if r["prompt_length"] + max(r["chosen_length"], r["rejected_length"]) > limit)
+    if over:
+        log.warning("iter%d: %d of %d judge pairs exceed dpo.max_length=%d tokens; their judgments (and scores) are truncated in training", ctx.iteration, over, len(rows), limit)
+    return over
 
 
 def judge_pair_row(judge_template: str, target: Target, pick: JudgePick, lengths: list[int]) -> dict:
