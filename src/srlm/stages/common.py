@@ -76,8 +76,9 @@ class StageContext:
         self._backend = None
         gc.collect()
 
-    def seed(self, stage: str, chunk: int) -> int:
-        return stable_seed(self.config.seed, self.iteration, stage, chunk)
+    def seed(self, stage: str, *chunk: int) -> int:
+        """The seed of one chunk of one stage: independent of what ran before (resumable)."""
+        return stable_seed(self.config.seed, self.iteration, stage, *chunk)
 
     def record(self, section: str, values: dict) -> None:
         """Write this stage's counts into the iteration's ``stats.json``."""

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from srlm.backends.base import Sampling
 from srlm.rundir import RowLog, read_rows, write_rows
-from srlm.stages.common import StageContext
+from srlm.stages.common import StageContext, chunked
 from srlm.stages.prompt_filters import DuplicateIndex, clean_prompt, length_problem, rouge_l, words
 
 FEWSHOT_INSTRUCTION = (
@@ -40,13 +40,12 @@ def run(ctx: StageContext, seed_rows: list[dict]) -> list[dict]:
     cfg = ctx.config.prompt_gen
     raw = RowLog(ctx.path("prompts_raw.jsonl"))
     for round_index in range(cfg.max_rounds):
-        kept, dropped = filter_prompts(raw.rows, seed_rows, ctx)
-        missing = cfg.num_prompts - len(kept)
+        # A round's size depends only on the rounds before it, so a restart repeats it exactly.
+        earlier = [row for row in raw.rows if row["round"] < round_index]
+        missing = cfg.num_prompts - len(filter_prompts(earlier, seed_rows, ctx)[0])
         if missing <= 0:
             break
-        if any(row["round"] == round_index for row in raw.rows):
-            continue  # this round was generated before a restart
-        raw.append(_generate_round(ctx, seed_rows, round_index, size=max(2 * missing, 4)))
+        _generate_round(ctx, seed_rows, round_index, max(2 * missing, 4), raw)
     raw.finish()
     kept, dropped = filter_prompts(raw.rows, seed_rows, ctx)
     kept = kept[: cfg.num_prompts]
@@ -55,17 +54,23 @@ def run(ctx: StageContext, seed_rows: list[dict]) -> list[dict]:
     return kept
 
 
-def _generate_round(ctx: StageContext, seed_rows: list[dict], round_index: int, size: int) -> list[dict]:
+def _generate_round(ctx: StageContext, seed_rows: list[dict], round_index: int, size: int, raw: RowLog) -> None:
+    """Generate one round of ``size`` new prompts, appended a chunk at a time (resumable)."""
     cfg = ctx.config.prompt_gen
     rng = random.Random(ctx.seed("prompts", round_index))
     shots = [rng.sample(seed_rows, min(cfg.num_fewshot, len(seed_rows))) for _ in range(size)]
-    conversations = [[{"role": "user", "content": fewshot_message([r["prompt"] for r in rows])}] for rows in shots]
-    sampling = Sampling(temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens, n=1, seed=ctx.seed("prompts-sample", round_index))
-    outputs = _generator(ctx).generate(conversations, sampling)
-    return [
-        {"id": f"it{ctx.iteration}-r{round_index}-{k:04d}", "round": round_index, "fewshot_ids": [r["id"] for r in rows], "raw": texts[0]}
-        for k, (rows, texts) in enumerate(zip(shots, outputs))
-    ]
+    ids = [f"it{ctx.iteration}-r{round_index}-{k:04d}" for k in range(size)]
+    for chunk_index, chunk in chunked(list(range(size)), ctx.config.backend.batch_size):
+        if all(ids[k] in raw.ids for k in chunk):
+            continue
+        conversations = [[{"role": "user", "content": fewshot_message([r["prompt"] for r in shots[k]])}] for k in chunk]
+        seed = ctx.seed("prompts-sample", round_index, chunk_index)
+        sampling = Sampling(temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens, n=1, seed=seed)
+        outputs = _generator(ctx).generate(conversations, sampling)
+        raw.append([
+            {"id": ids[k], "round": round_index, "fewshot_ids": [r["id"] for r in shots[k]], "raw": texts[0]}
+            for k, texts in zip(chunk, outputs)
+        ])
 
 
 def _generator(ctx: StageContext):

@@ -1,0 +1,62 @@
+"""Test-only backends: the real tiny model writes prompts and answers; judging is scripted.
+
+A randomly initialised model never writes a parsable ``Score:``, so loop tests script the
+judge's text (a deterministic function of the request) while every other stage runs for real.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Sequence
+
+from srlm.backends.base import Conversation, Sampling
+from srlm.backends.transformers_backend import TransformersBackend
+from srlm.config import Config
+from srlm.modeling import load_model, load_tokenizer
+
+JUDGE_MARK = "additive 5-point scoring system"
+
+
+def scripted_judgment(request: str, sample: int) -> str:
+    """A judgment whose score depends only on the request and the sample index."""
+    digest = hashlib.sha256(f"{request}|{sample}".encode()).digest()
+    if digest[1] % 10 == 0:
+        return "The response is hard to assess."  # unparsable: must be dropped and counted
+    return f"The response addresses part of the question.\nScore: {digest[0] % 6}"
+
+
+class ScriptedJudgeBackend:
+    """Delegates to a real backend, except that judge requests get scripted judgments."""
+
+    def __init__(self, real: TransformersBackend) -> None:
+        self.real = real
+        self.calls = 0
+
+    def count_tokens(self, text: str) -> int:
+        return self.real.count_tokens(text)
+
+    def generate(self, conversations: Sequence[Conversation], sampling: Sampling) -> list[list[str]]:
+        self.calls += 1
+        requests = [c[-1]["content"] for c in conversations]
+        if all(JUDGE_MARK in r for r in requests):
+            return [[scripted_judgment(r, k) for k in range(sampling.n)] for r in requests]
+        return self.real.generate(conversations, sampling)
+
+
+def scripted_factory(model_dir: Path, config: Config) -> ScriptedJudgeBackend:
+    tokenizer = load_tokenizer(str(model_dir))
+    model = load_model(str(model_dir))
+    return ScriptedJudgeBackend(TransformersBackend(model, tokenizer, batch_size=config.backend.batch_size))
+
+
+def tiny_overrides(model_dir: Path, runs_dir: Path, *extra: str) -> list[str]:
+    """Overrides that make a whole run take seconds on the tiny model."""
+    return [
+        f"model={model_dir}", f"runs_dir={runs_dir}", "name=t", "iterations=2",
+        "data.max_ift=16", "sft.batch_size=4", "sft.micro_batch_size=2", "sft.learning_rate=1e-3",
+        "prompt_gen.num_prompts=4", "prompt_gen.max_new_tokens=24", "candidates.n=3",
+        "candidates.max_new_tokens=12", "judge.samples=3", "judge.max_new_tokens=8",
+        "dpo.batch_size=4", "dpo.micro_batch_size=2", "dpo.learning_rate=1e-3",
+        "backend.batch_size=4", "eval.max_heldout=2", *extra,
+    ]
