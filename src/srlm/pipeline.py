@@ -66,9 +66,10 @@ def _changed_keys(old: dict, new: dict, prefix: str = "") -> list[str]:
 
 def run(config: Config, force: bool = False, backend_factory: BackendFactory = default_backend_factory) -> RunDir:
     """Run (or continue) the whole pipeline; returns the run directory."""
-    from srlm.modeling import set_threads
+    from srlm.modeling import resolve_model, set_threads
 
     set_threads(config.threads)
+    resolve_model(config.model)  # a model that does not exist is refused before anything is written
     run_dir = prepare(config, force)
     with RunLock(run_dir.lock):
         started = time.time()

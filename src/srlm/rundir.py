@@ -165,7 +165,7 @@ def _recover(path: Path) -> list[dict]:
         with open(path, "r+b") as handle:
             handle.truncate(len(complete))
     rows = []
-    for line in complete.decode("utf-8").splitlines():
+    for line in complete.decode("utf-8").split("\n"):  # not splitlines(): U+2028 is text
         if line.strip():
             rows.append(json.loads(line))
     return rows
