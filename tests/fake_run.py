@@ -49,7 +49,8 @@ def stats(t: int) -> dict:
     if t == 2:
         data["meta"] = {"prompts": 20, "judge_pairs": 12, "dropped": {"chosen_too_long": 5, "no_disagreement": 3}, "no_disagreement": 3,
                         "comparisons": 200, "verdicts_parsed": 180, "verdicts_unparsed": 20, "first_position_wins": 120,
-                        "second_position_wins": 60, "w1": 0.3333, "w2": 0.6667, "judge_pairs_trained_on": True}
+                        "second_position_wins": 60, "higher_score_win_rate": 0.85, "w1": 0.3333, "w2": 0.6667,
+                        "judge_pairs_trained_on": True}
     return data
 
 

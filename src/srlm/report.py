@@ -416,7 +416,7 @@ def pairs(run: RunFiles) -> list:
 
 
 def meta(run: RunFiles) -> list:
-    """Meta-Rewarding only: judge pairs kept/dropped and the meta-judge's first-position bias."""
+    """Meta-Rewarding only: judge pairs kept/dropped, and the meta-judge's two known biases."""
     ts = _iters(run, "meta")
     if not ts:
         if run.config.get("method", "self_rewarding") != "meta_rewarding":
@@ -424,17 +424,20 @@ def meta(run: RunFiles) -> list:
         return _missing("no iter*/stats.json with a 'meta' section yet")
     blocks = kept_dropped_section(run, "meta", ("judge_pairs", "kept", "pairs"), (), "Judge pairs: kept and dropped",
                                   "Judge preference pairs from meta-judge battles, kept and dropped by reason.")
-    rates = [first_position_rate(section(run.stats[t], "meta")) for t in ts]
-    blocks.append(Table(["iteration", "comparisons", "verdict parse rate", "first-position win share", "w1", "w2", "judge pairs trained on"],
-                        [[f"iter{t}"] + _meta_row(section(run.stats[t], "meta")) for t in ts]))
-    if png := plots.grouped_bars([f"iter{t}" for t in ts], {"first position": rates}, "Meta-judge: verdicts won by the first judgment", "share", ylim=(0, 1), reference=0.5):
-        blocks.append(Plot("meta_position", "0.5 means no position bias; the Elo weights correct for it, but a share far from 0.5 is a failure mode to watch.", png))
+    metas = [section(run.stats[t], "meta") for t in ts]
+    blocks.append(Table(["iteration", "comparisons", "verdict parse rate", "first-position win share", "higher-score win share", "w1", "w2", "judge pairs trained on"],
+                        [[f"iter{t}"] + _meta_row(m) for t, m in zip(ts, metas)]))
+    biases = {"judgment shown first": [first_position_rate(m) for m in metas],
+              "judgment with the higher score": [num(m.get("higher_score_win_rate")) for m in metas]}
+    if png := plots.grouped_bars([f"iter{t}" for t in ts], biases, "Meta-judge: share of verdicts won by ...", "share of parsed verdicts", ylim=(0, 1), reference=0.5):
+        blocks.append(Plot("meta_position", "0.5 means no bias. A meta-judge that always prefers the first position or the "
+                           "higher score is a failure mode (MR section 2); the Elo weights correct only the position bias.", png))
     return blocks
 
 
 def _meta_row(m: dict) -> list[str]:
     trained = m.get("judge_pairs_trained_on")
-    return [fmt(num(m.get("comparisons"))), fmt(meta_parse_rate(m)), fmt(first_position_rate(m)),
+    return [fmt(num(m.get("comparisons"))), fmt(meta_parse_rate(m)), fmt(first_position_rate(m)), fmt(num(m.get("higher_score_win_rate"))),
             fmt(num(m.get("w1"))), fmt(num(m.get("w2"))), fmt(trained if isinstance(trained, bool) else None)]
 
 

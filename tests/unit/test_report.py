@@ -103,6 +103,7 @@ def test_markdown_numbers_match_the_files(report: tuple[Path, str, str]) -> None
     meta = table_with(markdown, "iteration", "first-position win share")[0]
     assert meta["iteration"] == "iter2"
     assert meta["first-position win share"] == "0.667" and meta["verdict parse rate"] == "0.900"
+    assert meta["higher-score win share"] == "0.850" and meta["judge pairs trained on"] == "yes"
     parse = {row["iteration"]: row for row in table_with(markdown, "iteration", "meta verdict failure rate")}
     assert parse["iter1"]["unparsed"] == "11" and parse["iter1"]["meta verdict failure rate"] == "n/a"
     assert parse["iter2"]["meta verdict failure rate"] == "0.100"
