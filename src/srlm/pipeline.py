@@ -16,7 +16,7 @@ from srlm.config import Config, for_iteration, from_dict, to_dict
 from srlm.errors import UserError
 from srlm.rundir import RunDir, RunLock, model_done, read_json, run_dir_for, write_json, write_yaml
 from srlm.stages import candidates, judgments, pairs, prompts, seed_data, sft, train
-from srlm.stages.common import StageContext
+from srlm.stages.common import PipelineStop, StageContext  # noqa: F401 (PipelineStop re-exported)
 
 log = logging.getLogger("srlm")
 
