@@ -34,9 +34,9 @@ def scripted_judgment(request: str, sample: int) -> str:
 
 
 def scripted_verdict(request: str) -> str:
-    """A verdict from the request's hash; one in eight is unparsable (dropped and counted)."""
+    """A verdict from the request's hash; one in four is unparsable (dropped and counted)."""
     d = _digest(request)
-    if d[0] % 8 == 0:
+    if d[0] % 4 == 0:
         return "Both judgments have merit."
     return "Judgment {0} follows the rubric better.\nWinner: Judgment {0}".format("AB"[d[1] % 2])
 
@@ -82,6 +82,7 @@ def stats_of(run: pipeline.RunDir, t: int) -> dict:
 
 def test_meta_rewarding_trains_on_judge_pairs_only_in_their_iterations(tiny_model_dir: Path, tmp_path: Path) -> None:
     run = pipeline.run(meta_config(tiny_model_dir, tmp_path), backend_factory=scripted_judges_factory)
+    unparsed = 0
     for t in (1, 2):
         stats = stats_of(run, t)
         m = stats["meta"]
@@ -93,7 +94,8 @@ def test_meta_rewarding_trains_on_judge_pairs_only_in_their_iterations(tiny_mode
         assert m["judge_pairs"] + sum(m["dropped"].values()) == m["prompts"]
         assert m["dropped"]["no_disagreement"] == m["no_disagreement"]
         assert m["comparisons"] == len(logged) == m["verdicts_parsed"] + m["verdicts_unparsed"]
-        assert m["verdicts_unparsed"] == sum(r["verdict"] is None for r in logged) > 0
+        assert m["verdicts_unparsed"] == sum(r["verdict"] is None for r in logged)
+        unparsed += m["verdicts_unparsed"]
         assert m["first_position_wins"] + m["second_position_wins"] == m["verdicts_parsed"]
         assert abs(m["w1"] + m["w2"] - 1) < 1e-3
         for pair in judge_pairs:
@@ -101,6 +103,7 @@ def test_meta_rewarding_trains_on_judge_pairs_only_in_their_iterations(tiny_mode
             assert pair["chosen_elo"] > pair["rejected_elo"]
             assert JUDGE_MARK in pair["prompt"]
             assert pair["chosen_length"] <= 256
+    assert unparsed > 0  # the script makes a quarter of the verdicts unreadable
     assert stats_of(run, 1)["pairs"]["length_rho"] == 0.0 and stats_of(run, 2)["pairs"]["length_rho"] == 0.32
 
     # meta.judge_pairs_iterations=[1]: iteration 1 trains on actor + judge pairs, iteration 2 on actor pairs only.
