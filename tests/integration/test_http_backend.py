@@ -299,9 +299,13 @@ def test_credentials_in_the_url_are_refused_without_being_shown() -> None:
     assert SECRET not in str(info.value)
 
 
-def test_bad_base_url_is_a_user_error() -> None:
+def test_bad_settings_are_user_errors() -> None:
     with pytest.raises(UserError, match="backend.base_url"):
         OpenAIHTTPBackend("127.0.0.1:8000/v1", "m")
+    with pytest.raises(UserError, match="backend.concurrency"):
+        OpenAIHTTPBackend("http://127.0.0.1:8000/v1", "m", concurrency=0)
+    with pytest.raises(UserError, match="backend.timeout_s"):
+        OpenAIHTTPBackend("http://127.0.0.1:8000/v1", "m", timeout_s=0)
 
 
 def test_count_tokens_approximates_four_chars_per_token() -> None:

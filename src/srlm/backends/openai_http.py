@@ -72,8 +72,9 @@ class OpenAIHTTPBackend:
         backoff_s: float = 1.0,
         tokenizer: Any = None,
     ) -> None:
-        if timeout_s <= 0 or max_retries < 0 or concurrency < 1 or backoff_s < 0:
-            raise UserError("config keys 'backend.timeout_s' (> 0), 'backend.max_retries' (>= 0), 'backend.concurrency' (>= 1) are out of range")
+        for key, value, least in (("timeout_s", timeout_s, 1e-3), ("max_retries", max_retries, 0), ("concurrency", concurrency, 1)):
+            if value < least:
+                raise UserError(f"config key 'backend.{key}': {value!r} must be >= {least:g}")
         self.url = chat_url(base_url)
         self.shown_url = redact_url(self.url)
         self.model_name = model_name
