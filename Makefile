@@ -32,5 +32,10 @@ test-fast: $(STAMP)
 test-e2e: $(STAMP)
 	$(BIN)/python -m pytest -q -m e2e
 
+test-http: $(STAMP)
+	# llama.cpp's OpenAI-compatible server, built from source (~7 minutes the first time).
+	$(BIN)/python -m pip install -q -e '.[http-server]'
+	$(BIN)/python -m pytest -q -m http_server
+
 clean:
 	rm -rf $(VENV) runs .pytest_cache

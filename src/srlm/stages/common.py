@@ -72,7 +72,10 @@ class StageContext:
         return self._backend
 
     def release(self) -> None:
-        """Free the generation model (training loads its own copy)."""
+        """Free the generation model (training loads its own copy); vLLM frees its GPU memory."""
+        close = getattr(self._backend, "close", None)
+        if close is not None:
+            close()
         self._backend = None
         gc.collect()
 

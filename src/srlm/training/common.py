@@ -34,7 +34,7 @@ def common_args(cfg: Any, output_dir: Path, seed: int, dtype: str) -> dict:
         output_dir=str(output_dir),
         num_train_epochs=cfg.epochs,
         learning_rate=cfg.learning_rate,
-        lr_scheduler_type=cfg.lr_scheduler,
+        **_schedule(cfg),
         warmup_steps=cfg.warmup_ratio,  # transformers 5: a float below 1 is a share of the steps
         per_device_train_batch_size=cfg.micro_batch_size,
         gradient_accumulation_steps=cfg.batch_size // cfg.micro_batch_size,
@@ -52,6 +52,13 @@ def common_args(cfg: Any, output_dir: Path, seed: int, dtype: str) -> dict:
         disable_tqdm=False,
         dataloader_num_workers=0,
     )
+
+
+def _schedule(cfg: Any) -> dict:
+    """transformers' scheduler arguments; cosine with a floor when ``min_lr_ratio`` > 0 (SR)."""
+    if cfg.lr_scheduler == "cosine" and cfg.min_lr_ratio > 0:
+        return {"lr_scheduler_type": "cosine_with_min_lr", "lr_scheduler_kwargs": {"min_lr_rate": cfg.min_lr_ratio}}
+    return {"lr_scheduler_type": cfg.lr_scheduler}
 
 
 def peft_config(lora: LoraConfig) -> Any:
