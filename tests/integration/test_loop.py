@@ -128,3 +128,15 @@ def test_zero_pairs_stops_with_an_explanation(tiny_model_dir: Path, tmp_path: Pa
         _run(tiny_model_dir, tmp_path, "iterations=1", "eval.judge_metrics=false", factory=default_backend_factory)
     stats = json.loads((tmp_path / "t" / "iter1" / "stats.json").read_text())
     assert stats["judgments"]["parsed"] == 0 and stats["pairs"]["kept"] == 0
+
+
+def test_positive_only_variant_fine_tunes_on_top_scored_responses(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """SR's ablation: responses whose mean score reaches the threshold become SFT rows."""
+    run = _run(tiny_model_dir, tmp_path, "iterations=1", "eval.judge_metrics=false", "pairs.mode=positive_only", "pairs.positive_threshold=3.5")
+    rows = read_rows(run.iteration(1) / "positives.jsonl")
+    judged = {row["id"]: row["mean_score"] for row in read_rows(run.iteration(1) / "judgments.jsonl")}
+    expected = sum(1 for score in judged.values() if score is not None and score >= 3.5)
+    assert len(rows) == expected > 0
+    assert all(row["score"] >= 3.5 for row in rows)
+    assert not (run.iteration(1) / "pairs.jsonl").exists()
+    assert (run.model(2) / "model.safetensors").is_file()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 
 from srlm.config import rho_for
-from srlm.judging.selection import choose_pair
+from srlm.judging.selection import choose_pair, positive_examples
 from srlm.rundir import read_rows, write_rows
 from srlm.stages.common import StageContext
 
@@ -91,10 +91,10 @@ def _pair_stats(rows: list[dict], dropped: Counter, prompts: int, rho: float) ->
 def positives(ctx: StageContext, groups: dict) -> tuple[list[dict], dict]:
     """Responses whose mean score reaches the threshold, as extra SFT rows (SR ablation)."""
     threshold = ctx.config.pairs.positive_threshold
-    rows = [
-        {"prompt_id": pid, "prompt": c["prompt"], "response": c["response"], "score": score}
-        for pid, group in groups.items()
-        for c, score in group
-        if score is not None and score >= threshold
-    ]
-    return rows, {"prompts": len(groups), "kept": len(rows), "threshold": threshold, "dropped": {"below_threshold_or_unscored": sum(len(g) for g in groups.values()) - len(rows)}}
+    rows = []
+    for pid, group in groups.items():
+        for k in positive_examples([score for _, score in group], threshold):
+            candidate, score = group[k]
+            rows.append({"prompt_id": pid, "prompt": candidate["prompt"], "response": candidate["response"], "score": score})
+    total = sum(len(group) for group in groups.values())
+    return rows, {"prompts": len(groups), "kept": len(rows), "threshold": threshold, "dropped": {"below_threshold_or_unscored": total - len(rows)}}
