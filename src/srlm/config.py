@@ -352,6 +352,8 @@ def validate(config: Config) -> None:
     for key, ok, message in checks:
         if not ok:
             raise UserError(f"config key '{key}': {_get(config, key)!r} {message}")
+    if config.judge.expected_score_fallback and config.backend.kind != "transformers":
+        raise UserError("config key 'judge.expected_score_fallback': needs the model's logits, so backend.kind must be 'transformers'")
     for section in ("sft", "dpo"):
         _validate_training(section, getattr(config, section))
     for section in ("prompt_gen", "candidates", "judge", "meta"):

@@ -34,8 +34,13 @@ def run(ctx: StageContext, candidates: list[dict]) -> list[dict]:
             bar.update(len(chunk) * cfg.samples)
             continue
         sampling = Sampling(temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens, n=cfg.samples, seed=ctx.seed("judgments", index))
-        outputs = ctx.backend.generate([judge_conversation(template, c["prompt"], c["response"]) for c in chunk], sampling)
-        log.append([judgment_row(c, texts) for c, texts in zip(chunk, outputs)])
+        conversations = [judge_conversation(template, c["prompt"], c["response"]) for c in chunk]
+        outputs = ctx.backend.generate(conversations, sampling)
+        rows = [judgment_row(c, texts) for c, texts in zip(chunk, outputs)]
+        if cfg.expected_score_fallback:
+            for row, conversation in zip(rows, conversations):
+                add_expected_scores(ctx.backend, row, conversation)
+        log.append(rows)
         bar.update(len(chunk) * cfg.samples)
     bar.close()
     rows = log.finish(order=[c["id"] for c in candidates])
@@ -56,6 +61,20 @@ def judgment_row(candidate: dict, texts: list[str]) -> dict:
     }
 
 
+def add_expected_scores(backend: object, row: dict, conversation: list[dict]) -> None:
+    """Fill unparsed samples with the expected digit score (``judge.expected_score_fallback``).
+
+    The parsed ``scores`` stay as they are (null = unparsed); ``expected_scores`` holds the
+    fallback per sample and ``mean_score`` uses parsed scores first, then fallbacks.
+    """
+    from srlm.judging.expected import expected_score
+
+    fallback = [None if score is not None else expected_score(backend, conversation, text) for text, score in zip(row["judgments"], row["scores"])]
+    row["expected_scores"] = fallback
+    values = [s if s is not None else f for s, f in zip(row["scores"], fallback) if (s if s is not None else f) is not None]
+    row["mean_score"] = sum(values) / len(values) if values else None
+
+
 def judgment_stats(rows: list[dict]) -> dict:
     """Parsed/unparsed counts, the mean score and the histogram of single judgment scores."""
     scores = [s for row in rows for s in row["scores"]]
@@ -68,6 +87,7 @@ def judgment_stats(rows: list[dict]) -> dict:
         "unparsed": len(scores) - len(parsed),
         "parse_rate": round(len(parsed) / max(len(scores), 1), 4),
         "candidates_without_score": sum(1 for row in rows if row["mean_score"] is None),
+        "expected_score_fallbacks": sum(1 for row in rows for f in row.get("expected_scores", []) if f is not None),
         "mean_score": round(sum(parsed) / len(parsed), 4) if parsed else None,
         "histogram": {str(k): histogram.get(str(k), 0) for k in range(6)},
     }

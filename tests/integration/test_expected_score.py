@@ -1,0 +1,38 @@
+"""The optional expected-score fallback on a real (tiny) model's logits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from srlm.backends.transformers_backend import TransformersBackend
+from srlm.judging.expected import digit_token_ids, expected_score
+from srlm.modeling import load_model, load_tokenizer
+from srlm.stages.judgments import add_expected_scores
+
+
+@pytest.fixture(scope="module")
+def backend(tiny_model_dir: Path) -> TransformersBackend:
+    return TransformersBackend(load_model(str(tiny_model_dir)), load_tokenizer(str(tiny_model_dir)))
+
+
+def test_expected_score_is_a_probability_weighted_digit(backend: TransformersBackend) -> None:
+    assert digit_token_ids(backend.tokenizer) is not None
+    value = expected_score(backend, [{"role": "user", "content": "Judge this."}], "It is fine.")
+    assert value is not None and 0.0 <= value <= 5.0
+
+
+def test_fallback_fills_only_unparsed_samples(backend: TransformersBackend) -> None:
+    row = {"judgments": ["Good.\nScore: 4", "no score here"], "scores": [4.0, None], "mean_score": 4.0}
+    add_expected_scores(backend, row, [{"role": "user", "content": "Judge this."}])
+    assert row["scores"] == [4.0, None]  # the parsed record is never rewritten
+    assert row["expected_scores"][0] is None and 0.0 <= row["expected_scores"][1] <= 5.0
+    assert row["mean_score"] == pytest.approx((4.0 + row["expected_scores"][1]) / 2)
+
+
+def test_no_logits_no_fallback() -> None:
+    class Remote:
+        pass
+
+    assert expected_score(Remote(), [{"role": "user", "content": "x"}], "y") is None
