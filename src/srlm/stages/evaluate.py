@@ -7,12 +7,30 @@ against the human (or graded) quality, plus the parse rate. Judgments are kept i
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any, Protocol
+
 from srlm.backends.base import Sampling
+from srlm.config import Config
 from srlm.judging.templates import load_template
 from srlm.metrics import Group, reward_model_metrics
 from srlm.rundir import RowLog, write_json
 from srlm.stages.common import StageContext, chunked, log, progress
 from srlm.stages.judgments import judge_conversation, judgment_row
+
+
+class JudgeContext(Protocol):
+    """What judging needs: a config, a backend (loaded on first use) and per-chunk seeds.
+
+    A ``StageContext`` is one; ``srlm.evaluation.judges.EvalContext`` is one without a run.
+    """
+
+    config: Config
+
+    @property
+    def backend(self) -> Any: ...
+
+    def seed(self, stage: str, *chunk: int) -> int: ...
 
 
 def heldout_items(heldout: list[dict], limit: int = 0) -> list[dict]:
@@ -37,7 +55,7 @@ def groups_from(heldout: list[dict], judged: dict[str, dict]) -> list[Group]:
     return groups
 
 
-def judge_items(ctx: StageContext, items: list[dict], log_file: RowLog, samples: int, temperature: float, desc: str) -> None:
+def judge_items(ctx: JudgeContext, items: list[dict], log_file: RowLog, samples: int, temperature: float, desc: str) -> None:
     """Judge every item not yet in ``log_file``, a chunk at a time."""
     cfg = ctx.config.judge
     template = load_template(cfg.template, ("prompt", "response"))
@@ -54,17 +72,23 @@ def judge_items(ctx: StageContext, items: list[dict], log_file: RowLog, samples:
     bar.close()
 
 
+def judge_metrics(ctx: JudgeContext, heldout: list[dict], log_path: Path, samples: int, temperature: float, desc: str) -> dict:
+    """Reward-model metrics of ``ctx``'s model judging ``heldout`` (judgments resumable in ``log_path``)."""
+    items = heldout_items(heldout)
+    judged_log = RowLog(log_path)
+    judge_items(ctx, items, judged_log, samples, temperature, desc)
+    judged_log.finish(order=[i["id"] for i in items])
+    judged = {row["id"]: row for row in judged_log.rows}
+    return reward_model_metrics(groups_from(heldout, judged))
+
+
 def run(ctx: StageContext, seeds: dict) -> dict:
     """Measure M(t) (``ctx.iteration`` = t) as a judge and write ``M<t>/eval.json``."""
     cfg = ctx.config.eval
     t = ctx.iteration
     heldout = seeds["eft_heldout"][: cfg.max_heldout] if cfg.max_heldout else seeds["eft_heldout"]
-    items = heldout_items(heldout)
-    judged_log = RowLog(ctx.run.model_dir(t) / "eval_judgments.jsonl")
-    judge_items(ctx, items, judged_log, cfg.judge_samples, cfg.judge_temperature, f"M{t} judge eval")
-    judged_log.finish(order=[i["id"] for i in items])
-    judged = {row["id"]: row for row in judged_log.rows}
-    metrics = reward_model_metrics(groups_from(heldout, judged))
+    log_path = ctx.run.model_dir(t) / "eval_judgments.jsonl"
+    metrics = judge_metrics(ctx, heldout, log_path, cfg.judge_samples, cfg.judge_temperature, f"M{t} judge eval")
     result = {"model": f"M{t}", "judge": metrics, "heldout_prompts": len(heldout), "judge_samples": cfg.judge_samples, "judge_temperature": cfg.judge_temperature}
     write_json(ctx.run.eval(t), result)
     log.info("M%d judge: pairwise=%s spearman=%s parse_rate=%s", t, _fmt(metrics["pairwise_accuracy"]), _fmt(metrics["spearman"]), _fmt(metrics["parse_rate"]))
