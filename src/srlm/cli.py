@@ -66,7 +66,7 @@ def _status(args: argparse.Namespace) -> int:
 
 # Modules that add their own subcommands: each has ``add_commands(subparsers)``; a handler
 # takes the parsed arguments and returns an exit status.
-COMMAND_MODULES: tuple[str, ...] = ("srlm.report",)
+COMMAND_MODULES: tuple[str, ...] = ("srlm.report", "srlm.evaluation.cli")
 
 
 def build_parser() -> argparse.ArgumentParser:
