@@ -123,3 +123,14 @@ def test_prompt_files(tmp_path: Path) -> None:
         load_prompts(str(bad))
     with pytest.raises(UserError, match="not found"):
         load_prompts(str(tmp_path / "none.jsonl"))
+
+
+def test_seed_data_refuses_alpaca_eval_files(cached_reference: Path, tmp_path: Path) -> None:
+    from srlm.config import load_config
+    from srlm.rundir import RunDir
+    from srlm.stages import seed_data
+
+    config = load_config(None, [f"data.ift={cached_reference}"])
+    with pytest.raises(UserError, match="AlpacaEval evaluation data"):
+        seed_data.run(config, RunDir(tmp_path / "run"))
+    assert not (tmp_path / "run").exists()

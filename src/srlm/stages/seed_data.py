@@ -24,6 +24,10 @@ def _source(spec: str) -> Path:
             return bundled_path(spec.split(":", 1)[1] + ".jsonl")
         except Exception:  # noqa: BLE001
             raise UserError(f"config key 'data': no bundled data set named '{spec}'") from None
+    from srlm.evaluation.alpaca import is_eval_only
+
+    if is_eval_only(spec):  # AlpacaEval prompts measure the model; training on them voids that
+        raise UserError(f"config key 'data': {spec} is AlpacaEval evaluation data, never seed data")
     return Path(spec)
 
 
