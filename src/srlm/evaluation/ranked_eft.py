@@ -75,7 +75,7 @@ def downsample_top_score(rows: list[dict], seed: int) -> tuple[list[dict], dict]
     ...         for i, scores in enumerate([[4, 4], [4, 2], [4, 3], [2]])]
     >>> kept, stats = downsample_top_score(rows, seed=0)
     >>> score_histogram(kept), stats["dropped_judgments"]
-    {'2': 2, '3': 1, '4': 2}
+    ({'2': 2, '3': 1, '4': 2}, 2)
     """
     histogram = Counter(_score_key(r["judge_score"]) for row in rows for r in row["responses"])
     ranked = histogram.most_common()
