@@ -23,6 +23,7 @@ from srlm.config import load_config, to_dict
 from srlm.data.seed import load_eft, load_ift
 from srlm.evaluation import alpaca, judges, win_rate
 from srlm.modeling import load_model, load_tokenizer
+from srlm.report import win_rate_entries
 from srlm.rundir import RunDir, mark_model_done, read_json, write_rows, write_yaml
 from srlm.stages.common import StageContext
 from tiny_model import build_tiny_model
@@ -253,11 +254,12 @@ def test_win_rate_hook_adds_to_eval_json(tiny_model_dir: Path, other_model: Path
     result = win_rate.update_eval(ctx, seeds)
     saved = read_json(run.eval(2))
     assert saved["judge"] == {"pairwise_accuracy": 0.5} and saved["win_rate_vs_M1"] == result
+    assert win_rate_entries(saved) == [("vs M1", result)]  # the report finds it
     assert result["model_a"] == "M2" and result["model_b"] == "M1" and result["judge"] == "M1" and result["prompts"] == 3
     mine = [json.loads(line) for line in (run.model_dir(2) / "win_rate_answers.jsonl").read_text().splitlines()]
     theirs = [json.loads(line) for line in (run.model_dir(1) / "win_rate_answers.jsonl").read_text().splitlines()]
     wins = sum(len(a["answer"]) > len(b["answer"]) for a, b in zip(mine, theirs))
-    assert result["result"]["wins"] == wins
+    assert result["wins"] == wins and result["wins"] + result["ties"] + result["losses"] == 3
     assert win_rate.update_eval(ctx, seeds) is None  # once only
     assert win_rate.update_eval(StageContext(config=config, run=run, iteration=1, backend_factory=eval_factory), seeds) is None
     off = load_config(None, ["eval.win_rate_prompts=0"])

@@ -9,7 +9,8 @@ never trained on, never used as few-shot examples.
 
 Answers are greedy (reproducible, and the same for M1 at every t); M1's are kept in
 ``M1/win_rate_answers.jsonl`` and reused, M(t)'s and the judgments live in ``M<t>/``, all
-resumable. M(t) is A, M1 is B: a win means M(t) was preferred.
+resumable. M(t) is A, M1 is B: a win means M(t) was preferred. The entry holds
+``metrics.head_to_head``'s fields (wins, ties, losses, rates, intervals) plus who judged how.
 """
 
 from __future__ import annotations
@@ -70,10 +71,11 @@ def _measure(ctx: StageContext, prompts: list[dict], method: str) -> dict:
     m1.release()
     if judge is not m1 and judge is not ctx:
         judge.release()
-    result = summary(f"M{t}", "M1", config.eval.win_rate_judge, settings, ab, ba, config.seed)
-    r = result["result"]
-    log.info("M%d vs M1: %d wins, %d ties, %d losses (judge %s)", t, r["wins"], r["ties"], r["losses"], result["judge"])
-    return result | {"prompts": len(prompts), "source": "data/ift_heldout.jsonl"}
+    about = summary(f"M{t}", "M1", config.eval.win_rate_judge, settings, ab, ba, config.seed)
+    outcome = about.pop("result")
+    log.info("M%d vs M1: %d wins, %d ties, %d losses (judge %s)", t, outcome["wins"], outcome["ties"], outcome["losses"], about["judge"])
+    # Flat: the outcome's counts and rates at the top level, as the report reads them.
+    return outcome | about | {"prompts": len(prompts), "source": "data/ift_heldout.jsonl"}
 
 
 def _judge(ctx: StageContext, m1: EvalContext) -> EvalContext | StageContext:
