@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
+from srlm import distributed
 from srlm.config import Config, for_iteration, from_dict, to_dict
 from srlm.errors import UserError
 from srlm.rundir import RunDir, RunLock, model_done, read_json, run_dir_for, write_json, write_yaml
@@ -69,17 +71,33 @@ def run(config: Config, force: bool = False, backend_factory: BackendFactory = d
     from srlm.modeling import resolve_model, set_threads
 
     set_threads(config.threads)
-    resolve_model(config.model)  # a model that does not exist is refused before anything is written
-    run_dir = prepare(config, force)
-    with RunLock(run_dir.lock):
+    distributed.init()  # several processes (torchrun, accelerate launch) join one group
+    # A model that does not exist is refused before anything is written (the main process
+    # converts the embedded one once; the others then find it).
+    distributed.main_first(resolve_model, config.model)
+    distributed.on_main(prepare, config, force)
+    run_dir = run_dir_for(config.runs_dir, config.name)
+    with _locked(run_dir):
         started = time.time()
-        seeds = seed_data.run(config, run_dir)
+        seeds = distributed.main_first(seed_data.run, config, run_dir)
         sft.run(config, run_dir, seeds["sft"])
         for t in range(1, config.iterations + 1):
             run_iteration(for_iteration(config, t), run_dir, t, seeds, backend_factory)
         _evaluate(config, run_dir, config.iterations + 1, seeds, backend_factory)
         log.info("run finished in %.0f s: %s", time.time() - started, run_dir.root)
+    distributed.shutdown()
     return run_dir
+
+
+@contextmanager
+def _locked(run_dir: RunDir) -> Iterator[None]:
+    """The run lock, held by the main process for all (the other processes work under it)."""
+    lock = RunLock(run_dir.lock)
+    distributed.on_main(lock.__enter__)
+    try:
+        yield
+    finally:
+        lock.__exit__(None, None, None)  # releases only where it was taken
 
 
 def run_iteration(config: Config, run_dir: RunDir, t: int, seeds: dict, backend_factory: BackendFactory) -> None:
@@ -91,7 +109,7 @@ def run_iteration(config: Config, run_dir: RunDir, t: int, seeds: dict, backend_
     new_prompts = prompts.run(ctx, seeds["ift"])
     rows = candidates.run(ctx, new_prompts)
     judged = judgments.run(ctx, rows)
-    training_rows = pairs.run(ctx, rows, judged)
+    training_rows = distributed.main_first(pairs.run, ctx, rows, judged)
     if config.method == "meta_rewarding":
         from srlm.stages import meta_judgments
 
@@ -108,6 +126,10 @@ def _evaluate(config: Config, run_dir: RunDir, t: int, seeds: dict, backend_fact
 
     ctx = ctx or StageContext(config=config, run=run_dir, iteration=t, backend_factory=backend_factory)
     evaluate.run(ctx, seeds)
+    if t >= 2 and config.eval.win_rate_prompts > 0:
+        from srlm.evaluation import win_rate
+
+        win_rate.update_eval(ctx, seeds)
     if ctx.iteration == t and not model_done(run_dir.model(t + 1)):
         return  # keep the loaded model for this iteration's stages
     ctx.release()
