@@ -2,9 +2,10 @@
 
 - Whole files (stats, pairs, configs) are written to ``X.tmp`` and renamed to ``X``: a file that
   exists is complete ("done = final file exists").
-- Generation stages append rows to ``X.partial.jsonl`` a chunk at a time (flushed and fsynced),
+- Generation stages append rows to ``X.partial`` a chunk at a time (flushed and fsynced),
   skip ids already written when they restart, and rename it to ``X`` when every row is there.
-  A line cut off by a kill is detected and dropped on the next start.
+  A line cut off by a kill is detected and dropped on the next start. In a multi-process run
+  each process appends to its own ``X.rank<k>.partial`` and the main process merges them.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any, Iterable
 
 import yaml
 
+from srlm import distributed
 from srlm.errors import UserError
 
 
@@ -114,17 +116,17 @@ class RowLog:
 
     Opening it recovers from a kill: a last line without its newline (a write cut off) is
     removed, and the ids already written are known, so the stage skips them.
+
+    With several processes each appends to ``<final>.rank<k>.partial``; opening reads every
+    partial file (also those a run with another number of processes left), and ``finish``
+    merges them on the main process.
     """
 
     def __init__(self, final: Path, key: str = "id") -> None:
         self.final = final
-        self.partial = final.with_name(final.name + ".partial")
         self.key = key
-        self.rows: list[dict] = []
-        if final.exists():
-            self.rows = read_rows(final)
-        elif self.partial.exists():
-            self.rows = _recover(self.partial)
+        self.partial = _own_partial(final)
+        self.rows: list[dict] = read_rows(final) if final.exists() else self._read_partials()
         self.ids = {row[key] for row in self.rows}
 
     @property
@@ -144,24 +146,79 @@ class RowLog:
         self.rows.extend(fresh)
         self.ids.update(row[self.key] for row in fresh)
 
+    def sync(self) -> None:
+        """Every process's rows so far, in every process (for a step that needs all of them)."""
+        if distributed.world_size() == 1 or self.done:
+            return
+        distributed.barrier()  # every process has appended
+        self.rows = self._read_partials()
+        self.ids = {row[self.key] for row in self.rows}
+        distributed.barrier()  # nobody appends again before everyone has read
+
     def finish(self, order: list[str] | None = None) -> list[dict]:
-        """Rename the partial file to its final name, rows sorted by ``order`` of ids if given."""
+        """Write ``<final>`` with every row, sorted by ``order`` of ids if given; return the rows.
+
+        With several processes every one must call it: they wait for each other, the main process
+        merges the partial files and writes, and the others then read the final file.
+        """
         if self.done:
             return self.rows
+        several = distributed.world_size() > 1
+        distributed.barrier()  # every process has appended its last chunk
+        if distributed.is_main():
+            if several:
+                self.rows = self._read_partials()
+            self._write_final(order)
+        distributed.barrier()  # the final file is complete
+        if several and not distributed.is_main():
+            self.rows = read_rows(self.final)
+        self.ids = {row[self.key] for row in self.rows}
+        return self.rows
+
+    def _write_final(self, order: list[str] | None) -> None:
         if order is not None:
             rank = {row_id: i for i, row_id in enumerate(order)}
             self.rows.sort(key=lambda row: rank.get(row[self.key], len(rank)))
         write_rows(self.final, self.rows)
-        if self.partial.exists():
-            self.partial.unlink()
-        return self.rows
+        for path in _partials(self.final):
+            path.unlink()
+
+    def _read_partials(self) -> list[dict]:
+        """The rows of every partial file of this log, each id once."""
+        rows: list[dict] = []
+        seen: set = set()
+        for path in _partials(self.final):
+            # Only our own file may be cut back: another process may be appending to its own.
+            for row in _recover(path, truncate=path == self.partial):
+                if row[self.key] not in seen:
+                    seen.add(row[self.key])
+                    rows.append(row)
+        return rows
 
 
-def _recover(path: Path) -> list[dict]:
-    """Rows of a partial file, dropping (and truncating away) a torn last line."""
+def _own_partial(final: Path) -> Path:
+    """This process's partial file: ``<final>.partial`` alone, ``<final>.rank<k>.partial`` in a group."""
+    if distributed.world_size() == 1:
+        return final.with_name(final.name + ".partial")
+    return final.with_name(f"{final.name}.rank{distributed.rank()}.partial")
+
+
+def _partials(final: Path) -> list[Path]:
+    """Existing partial files of ``final``: the one-process file first, then by rank."""
+    ranked = []
+    for path in final.parent.glob(final.name + ".rank*.partial"):
+        number = path.name[len(final.name) + len(".rank") : -len(".partial")]
+        if number.isdigit():
+            ranked.append((int(number), path))
+    single = final.with_name(final.name + ".partial")
+    return ([single] if single.exists() else []) + [path for _, path in sorted(ranked)]
+
+
+def _recover(path: Path, truncate: bool = True) -> list[dict]:
+    """Rows of a partial file, dropping a torn last line (and truncating it away if ``truncate``)."""
     data = path.read_bytes()
     complete = data[: data.rfind(b"\n") + 1]
-    if len(complete) != len(data):
+    if truncate and len(complete) != len(data):
         with open(path, "r+b") as handle:
             handle.truncate(len(complete))
     rows = []
