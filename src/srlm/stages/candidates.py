@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from srlm import distributed
 from srlm.backends.base import Sampling
 from srlm.rundir import RowLog
 from srlm.stages.common import StageContext, chunked, progress
@@ -17,7 +18,7 @@ def run(ctx: StageContext, prompts: list[dict]) -> list[dict]:
     # resumed run samples exactly what an uninterrupted one would.
     per_chunk = max(1, ctx.config.backend.batch_size // cfg.n)
     bar = progress(len(prompts) * cfg.n, f"iter{ctx.iteration} candidates", "resp")
-    for index, chunk in chunked(prompts, per_chunk):
+    for index, chunk in distributed.shard(chunked(prompts, per_chunk)):
         ids = [candidate_id(p["id"], k) for p in chunk for k in range(cfg.n)]
         if all(i in log.ids for i in ids):
             bar.update(len(ids))

@@ -11,6 +11,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from tqdm import tqdm
 
+from srlm import distributed
 from srlm.config import Config
 from srlm.errors import UserError
 from srlm.rundir import RunDir, read_json, write_json
@@ -35,8 +36,8 @@ def chunked(items: Sequence[Any], size: int) -> Iterator[tuple[int, Sequence[Any
 
 
 def progress(total: int, desc: str, unit: str) -> tqdm:
-    """A progress bar with rows/s for a long stage."""
-    return tqdm(total=total, desc=desc, unit=unit, dynamic_ncols=True, leave=False)
+    """A progress bar with rows/s for a long stage (shown by the main process only)."""
+    return tqdm(total=total, desc=desc, unit=unit, dynamic_ncols=True, leave=False, disable=not distributed.is_main())
 
 
 @dataclass
@@ -84,7 +85,9 @@ class StageContext:
         return stable_seed(self.config.seed, self.iteration, stage, *chunk)
 
     def record(self, section: str, values: dict) -> None:
-        """Write this stage's counts into the iteration's ``stats.json``."""
+        """Write this stage's counts into the iteration's ``stats.json`` (main process only)."""
+        if not distributed.is_main():
+            return
         update_stats(self.path("stats.json"), section, values)
         log.info("iter%d %s: %s", self.iteration, section, _summary(values))
 

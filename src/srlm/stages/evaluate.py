@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Protocol
 
+from srlm import distributed
 from srlm.backends.base import Sampling
 from srlm.config import Config
 from srlm.judging.templates import load_template
@@ -61,7 +62,7 @@ def judge_items(ctx: JudgeContext, items: list[dict], log_file: RowLog, samples:
     template = load_template(cfg.template, ("prompt", "response"))
     per_chunk = max(1, ctx.config.backend.batch_size // samples)
     bar = progress(len(items) * samples, desc, "judgment")
-    for index, chunk in chunked(items, per_chunk):
+    for index, chunk in distributed.shard(chunked(items, per_chunk)):
         if all(item["id"] in log_file.ids for item in chunk):
             bar.update(len(chunk) * samples)
             continue
@@ -90,7 +91,8 @@ def run(ctx: StageContext, seeds: dict) -> dict:
     log_path = ctx.run.model_dir(t) / "eval_judgments.jsonl"
     metrics = judge_metrics(ctx, heldout, log_path, cfg.judge_samples, cfg.judge_temperature, f"M{t} judge eval")
     result = {"model": f"M{t}", "judge": metrics, "heldout_prompts": len(heldout), "judge_samples": cfg.judge_samples, "judge_temperature": cfg.judge_temperature}
-    write_json(ctx.run.eval(t), result)
+    if distributed.is_main():
+        write_json(ctx.run.eval(t), result)
     log.info("M%d judge: pairwise=%s spearman=%s parse_rate=%s", t, _fmt(metrics["pairwise_accuracy"]), _fmt(metrics["spearman"]), _fmt(metrics["parse_rate"]))
     return result
 

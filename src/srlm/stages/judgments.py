@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from srlm import distributed
 from srlm.backends.base import Sampling
 from srlm.judging.parse import parse_score
 from srlm.judging.templates import fill, load_template
@@ -29,7 +30,7 @@ def run(ctx: StageContext, candidates: list[dict]) -> list[dict]:
         return log.rows
     per_chunk = max(1, ctx.config.backend.batch_size // cfg.samples)
     bar = progress(len(candidates) * cfg.samples, f"iter{ctx.iteration} judging", "judgment")
-    for index, chunk in chunked(candidates, per_chunk):
+    for index, chunk in distributed.shard(chunked(candidates, per_chunk)):
         if all(c["id"] in log.ids for c in chunk):
             bar.update(len(chunk) * cfg.samples)
             continue

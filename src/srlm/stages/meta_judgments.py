@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from srlm import distributed
 from srlm.backends.base import Sampling
 from srlm.errors import UserError
 from srlm.judging.elo import battle_matrix, elo_scores, judge_pair, position_counts, position_weights
@@ -75,12 +76,21 @@ def run(ctx: StageContext, candidates: list[dict], judgments: list[dict]) -> lis
     else:
         targets, considered = pick_targets(candidates, judgments)
         log_rows = meta_judge(ctx, targets)
-        rows, stats = make_judge_pairs(ctx, targets, log_rows)
-        no_disagreement = considered - len(targets)
-        stats["dropped"] = {"no_disagreement": no_disagreement, **stats["dropped"]}
-        ctx.record("meta", {"prompts": considered, "no_disagreement": no_disagreement, **stats, "judge_pairs_trained_on": _trains(ctx)})
-        write_rows(final, rows)
+        rows = distributed.main_first(_write_judge_pairs, ctx, targets, considered, log_rows)
     return rows if _trains(ctx) else []
+
+
+def _write_judge_pairs(ctx: StageContext, targets: list[Target], considered: int, log_rows: list[dict]) -> list[dict]:
+    """Rank the judgments into ``judge_pairs.jsonl`` and record the ``meta`` stats; read it where it exists."""
+    final = ctx.path("judge_pairs.jsonl")
+    if final.exists():
+        return read_rows(final)
+    rows, stats = make_judge_pairs(ctx, targets, log_rows)
+    no_disagreement = considered - len(targets)
+    stats["dropped"] = {"no_disagreement": no_disagreement, **stats["dropped"]}
+    ctx.record("meta", {"prompts": considered, "no_disagreement": no_disagreement, **stats, "judge_pairs_trained_on": _trains(ctx)})
+    write_rows(final, rows)
+    return rows
 
 
 def _trains(ctx: StageContext) -> bool:
@@ -156,7 +166,7 @@ def meta_judge(ctx: StageContext, targets: list[Target]) -> list[dict]:
     bar = progress(len(todo), f"iter{ctx.iteration} meta-judging", "verdict")
     # Chunk boundaries and seeds depend only on the (final) judgments, so a resumed run samples
     # exactly what an uninterrupted one would.
-    for index, chunk in chunked(todo, ctx.config.backend.batch_size):
+    for index, chunk in distributed.shard(chunked(todo, ctx.config.backend.batch_size)):
         if all(c["id"] in log.ids for c in chunk):
             bar.update(len(chunk))
             continue

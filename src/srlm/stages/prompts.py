@@ -12,6 +12,7 @@ import random
 from collections import Counter
 from pathlib import Path
 
+from srlm import distributed
 from srlm.backends.base import Sampling
 from srlm.rundir import RowLog, read_rows, write_rows
 from srlm.stages.common import StageContext, chunked
@@ -41,17 +42,31 @@ def run(ctx: StageContext, seed_rows: list[dict]) -> list[dict]:
     raw = RowLog(ctx.path("prompts_raw.jsonl"))
     for round_index in range(cfg.max_rounds):
         # A round's size depends only on the rounds before it, so a restart repeats it exactly.
-        earlier = [row for row in raw.rows if row["round"] < round_index]
+        earlier = [row for row in in_order(raw.rows) if row["round"] < round_index]
         missing = cfg.num_prompts - len(filter_prompts(earlier, seed_rows, ctx)[0])
         if missing <= 0:
             break
         _generate_round(ctx, seed_rows, round_index, max(2 * missing, 4), raw)
-    raw.finish()
-    kept, dropped = filter_prompts(raw.rows, seed_rows, ctx)
-    kept = kept[: cfg.num_prompts]
-    ctx.record("prompts", {"generated": len(raw.rows), "kept": len(kept), "dropped": dict(dropped), "rounds": 1 + max((r["round"] for r in raw.rows), default=-1)})
+        raw.sync()  # several processes: the next round's size depends on all of this one's rows
+    raw.finish(order=[row["id"] for row in in_order(raw.rows)])
+    return distributed.main_first(_keep, ctx, seed_rows, raw.rows)
+
+
+def _keep(ctx: StageContext, seed_rows: list[dict], raw_rows: list[dict]) -> list[dict]:
+    """Filter the raw prompts into ``prompts.jsonl``; read it instead where it exists."""
+    final = ctx.path("prompts.jsonl")
+    if final.exists():
+        return read_rows(final)
+    kept, dropped = filter_prompts(raw_rows, seed_rows, ctx)
+    kept = kept[: ctx.config.prompt_gen.num_prompts]
+    ctx.record("prompts", {"generated": len(raw_rows), "kept": len(kept), "dropped": dict(dropped), "rounds": 1 + max((r["round"] for r in raw_rows), default=-1)})
     write_rows(final, kept)
     return kept
+
+
+def in_order(raw_rows: list[dict]) -> list[dict]:
+    """Raw rows in generation order (round, then index in the round), whichever process wrote them."""
+    return sorted(raw_rows, key=lambda row: (row["round"], int(row["id"].rsplit("-", 1)[1])))
 
 
 def _generate_round(ctx: StageContext, seed_rows: list[dict], round_index: int, size: int, raw: RowLog) -> None:
@@ -60,7 +75,7 @@ def _generate_round(ctx: StageContext, seed_rows: list[dict], round_index: int, 
     rng = random.Random(ctx.seed("prompts", round_index))
     shots = [rng.sample(seed_rows, min(cfg.num_fewshot, len(seed_rows))) for _ in range(size)]
     ids = [f"it{ctx.iteration}-r{round_index}-{k:04d}" for k in range(size)]
-    for chunk_index, chunk in chunked(list(range(size)), ctx.config.backend.batch_size):
+    for chunk_index, chunk in distributed.shard(chunked(list(range(size)), ctx.config.backend.batch_size)):
         if all(ids[k] in raw.ids for k in chunk):
             continue
         conversations = [[{"role": "user", "content": fewshot_message([r["prompt"] for r in shots[k]])}] for k in chunk]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from srlm import distributed
 from srlm.config import Config, to_dict
 from srlm.modeling import load_tokenizer, resolve_model
 from srlm.rundir import RunDir, model_done, write_json, write_yaml
@@ -26,7 +27,8 @@ def run(config: Config, run: RunDir, sft_rows: list[dict]) -> dict | None:
         save_model(load_model(base, config.dtype, config.trust_remote_code), tokenizer, target)
         stats = {"rows": 0, "note": "sft.enabled is false: M1 is M0"}
     stats["base_model"] = config.model
-    write_json(run.model_dir(1) / "train.json", stats)
-    write_yaml(run.model_dir(1) / "config.yaml", to_dict(config))
+    if distributed.is_main():
+        write_json(run.model_dir(1) / "train.json", stats)
+        write_yaml(run.model_dir(1) / "config.yaml", to_dict(config))
     log.info("M1 ready at %s (%s)", target, stats)
     return stats

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from srlm import distributed
 from srlm.config import to_dict
 from srlm.modeling import load_tokenizer
 from srlm.rundir import model_done, write_json, write_yaml
@@ -40,7 +41,8 @@ def run(ctx: StageContext, rows: list[dict]) -> dict | None:
     # Meta-Rewarding mixes actor and judge pairs; say how many of each were trained on.
     stats["rows_by_kind"] = dict(Counter(row.get("kind", "actor") for row in rows))
     ctx.record("train", stats)
-    write_json(ctx.run.model_dir(t + 1) / "train.json", stats)
-    write_yaml(ctx.run.model_dir(t + 1) / "config.yaml", to_dict(config))
+    if distributed.is_main():
+        write_json(ctx.run.model_dir(t + 1) / "train.json", stats)
+        write_yaml(ctx.run.model_dir(t + 1) / "config.yaml", to_dict(config))
     log.info("M%d ready at %s", t + 1, target)
     return stats
