@@ -128,7 +128,9 @@ def load_model(path: str, dtype: str = "float32", trust_remote_code: bool = Fals
 
 
 def set_threads(threads: int) -> None:
-    """Use ``threads`` CPU threads (0 = all cores) for torch's matrix work."""
+    """Use ``threads`` CPU threads (0 = all cores, shared among a machine's processes) for torch's matrix work."""
     import torch
 
-    torch.set_num_threads(threads or os.cpu_count() or 1)
+    from srlm.distributed import threads_per_process
+
+    torch.set_num_threads(threads or threads_per_process())

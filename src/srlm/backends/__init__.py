@@ -18,12 +18,20 @@ def make_backend(model_dir: Path, config: Config) -> Any:
 
         tokenizer = load_tokenizer(str(model_dir), config.trust_remote_code)
         model = load_model(str(model_dir), config.dtype, config.trust_remote_code)
+        if _cuda():
+            model = model.to("cuda")  # this process's own GPU (distributed.init chose it)
         return TransformersBackend(model, tokenizer, batch_size=config.backend.batch_size)
     if kind == "vllm":
         return _vllm_backend(model_dir, config)
     if kind == "openai":
         return _openai_backend(model_dir, config)
     raise UserError(f"config key 'backend.kind': '{kind}' is not available in this build")
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def _vllm_backend(model_dir: Path, config: Config) -> Any:

@@ -11,6 +11,7 @@ import torch
 from transformers import TrainerCallback
 
 from srlm.config import LoraConfig
+from srlm.distributed import on_main, world_size
 from srlm.rundir import mark_model_done
 
 
@@ -37,7 +38,7 @@ def common_args(cfg: Any, output_dir: Path, seed: int, dtype: str) -> dict:
         **_schedule(cfg),
         warmup_steps=cfg.warmup_ratio,  # transformers 5: a float below 1 is a share of the steps
         per_device_train_batch_size=cfg.micro_batch_size,
-        gradient_accumulation_steps=cfg.batch_size // cfg.micro_batch_size,
+        gradient_accumulation_steps=accumulation_steps(cfg),
         max_length=cfg.max_length,
         gradient_checkpointing=cfg.gradient_checkpointing,
         # TRL turns bf16 on unless told otherwise; CPUs here have no bf16 units (1.3 GFLOP/s).
@@ -52,6 +53,14 @@ def common_args(cfg: Any, output_dir: Path, seed: int, dtype: str) -> dict:
         disable_tqdm=False,
         dataloader_num_workers=0,
     )
+
+
+def accumulation_steps(cfg: Any) -> int:
+    """Micro-batches per optimizer step, so that all processes together take ``cfg.batch_size`` rows.
+
+    The config's batch size is the paper's global batch; with N processes each takes 1/N of it.
+    """
+    return max(1, cfg.batch_size // (cfg.micro_batch_size * world_size()))
 
 
 def _schedule(cfg: Any) -> dict:
@@ -72,7 +81,27 @@ def peft_config(lora: LoraConfig) -> Any:
 
 
 def save_model(model: Any, tokenizer: Any, target: Path) -> None:
-    """Save as safetensors (LoRA merged in) to a staging folder, then move into place."""
+    """Save as safetensors (LoRA merged in) to a staging folder, then move into place.
+
+    With several processes each holds the whole model (DDP): the main process saves it, and every
+    process returns once the checkpoint is complete, so the next stage can load it.
+    """
+    on_main(_save_whole, model, tokenizer, target)
+
+
+def save_trained(trainer: Any, tokenizer: Any, target: Path) -> None:
+    """Save a trainer's model like ``save_model``; FSDP and DeepSpeed shards are gathered first."""
+    if not (trainer.is_fsdp_enabled or trainer.is_deepspeed_enabled):
+        save_model(trainer.model, tokenizer, target)
+        return
+    gathered = target.with_name(target.name + ".gathered")
+    on_main(shutil.rmtree, gathered, True)
+    # Gathering the shards is a collective: every process calls it, the main process writes.
+    trainer.save_model(str(gathered))
+    on_main(_from_gathered, gathered, tokenizer, target)
+
+
+def _save_whole(model: Any, tokenizer: Any, target: Path) -> None:
     if hasattr(model, "merge_and_unload"):
         model = model.merge_and_unload()
     staging = target.with_name(target.name + ".tmp")
@@ -81,6 +110,22 @@ def save_model(model: Any, tokenizer: Any, target: Path) -> None:
     tokenizer.save_pretrained(staging)
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)
+    mark_model_done(target)
+
+
+def _from_gathered(gathered: Path, tokenizer: Any, target: Path) -> None:
+    """The checkpoint Trainer.save_model gathered, as a plain model directory at ``target``."""
+    if (gathered / "adapter_config.json").is_file():
+        from peft import AutoPeftModelForCausalLM
+
+        # A LoRA adapter: merged into its base (the adapter config names the base's directory).
+        _save_whole(AutoPeftModelForCausalLM.from_pretrained(str(gathered)), tokenizer, target)
+        shutil.rmtree(gathered)
+        return
+    tokenizer.save_pretrained(gathered)
+    (gathered / "training_args.bin").unlink(missing_ok=True)
+    shutil.rmtree(target, ignore_errors=True)
+    gathered.rename(target)
     mark_model_done(target)
 
 

@@ -9,7 +9,8 @@ from typing import Any
 from datasets import Dataset
 
 from srlm.config import DPOConfig
-from srlm.training.common import NonFiniteLossGuard, common_args, final_loss, peft_config, save_model
+from srlm.distributed import world_size
+from srlm.training.common import NonFiniteLossGuard, common_args, final_loss, peft_config, save_trained
 
 
 def to_dataset(pairs: list[dict]) -> Dataset:
@@ -43,7 +44,9 @@ def train_dpo(model_path: str, tokenizer: Any, pairs: list[dict], cfg: DPOConfig
     args = TRLDPOConfig(
         **common_args(cfg, target.parent / "trainer", seed, dtype),
         beta=cfg.beta,
-        precompute_ref_log_probs=cfg.precompute_ref_log_probs,
+        # TRL caches precomputed reference log-probs of an in-memory data set in a temporary
+        # folder of each process, where the other processes cannot find it: off with several.
+        precompute_ref_log_probs=cfg.precompute_ref_log_probs and world_size() == 1,
     )
     trainer = DPOTrainer(
         model=model,
@@ -55,5 +58,5 @@ def train_dpo(model_path: str, tokenizer: Any, pairs: list[dict], cfg: DPOConfig
         callbacks=[NonFiniteLossGuard()],
     )
     trainer.train()
-    save_model(trainer.model, tokenizer, target)
-    return {"pairs": len(pairs), "steps": trainer.state.global_step, "final_loss": final_loss(trainer), "seconds": round(time.time() - started, 1)}
+    save_trained(trainer, tokenizer, target)
+    return {"pairs": len(pairs), "steps": trainer.state.global_step, "processes": trainer.accelerator.num_processes, "final_loss": final_loss(trainer), "seconds": round(time.time() - started, 1)}

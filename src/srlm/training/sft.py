@@ -10,7 +10,7 @@ from typing import Any
 from datasets import Dataset
 
 from srlm.config import SFTConfig
-from srlm.training.common import NonFiniteLossGuard, common_args, final_loss, peft_config, save_model
+from srlm.training.common import NonFiniteLossGuard, common_args, final_loss, peft_config, save_trained
 
 log = logging.getLogger(__name__)
 
@@ -51,5 +51,5 @@ def train_sft(model_path: str, tokenizer: Any, rows: list[dict], cfg: SFTConfig,
         callbacks=[NonFiniteLossGuard()],
     )
     trainer.train()
-    save_model(trainer.model, tokenizer, target)
-    return {"rows": len(rows), "steps": trainer.state.global_step, "final_loss": final_loss(trainer), "seconds": round(time.time() - started, 1)}
+    save_trained(trainer, tokenizer, target)
+    return {"rows": len(rows), "steps": trainer.state.global_step, "processes": trainer.accelerator.num_processes, "final_loss": final_loss(trainer), "seconds": round(time.time() - started, 1)}
