@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import socket
@@ -96,9 +97,24 @@ def write_yaml(path: Path, data: Any) -> None:
     write_text(path, yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
 
 
+def row_line(row: dict) -> str:
+    """One JSONL line for ``row``, readable UTF-8 where possible.
+
+    Model text can hold lone surrogates (an HTTP server's JSON may carry ``"\\ud800"``); they
+    cannot be encoded as UTF-8, so such a row is written with ASCII escapes, which read back
+    to the same string.
+    """
+    line = json.dumps(row, ensure_ascii=False)
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        line = json.dumps(row, ensure_ascii=True)
+    return line + "\n"
+
+
 def write_rows(path: Path, rows: Iterable[dict]) -> None:
     """Write a whole JSONL file atomically."""
-    write_text(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+    write_text(path, "".join(row_line(row) for row in rows))
 
 
 def read_rows(path: Path) -> list[dict]:
@@ -140,7 +156,7 @@ class RowLog:
             return
         self.partial.parent.mkdir(parents=True, exist_ok=True)
         with open(self.partial, "a", encoding="utf-8") as handle:
-            handle.write("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in fresh))
+            handle.write("".join(row_line(row) for row in fresh))
             handle.flush()
             os.fsync(handle.fileno())
         self.rows.extend(fresh)
@@ -233,46 +249,53 @@ def _recover(path: Path, truncate: bool = True) -> list[dict]:
 
 
 class RunLock:
-    """A lock file holding ``host:pid``; a lock left by a dead process on this host is taken over."""
+    """An exclusive ``flock`` on ``run.lock``; the file holds ``host:pid`` for the message.
+
+    The kernel drops a ``flock`` when its process ends, however it ends (SIGKILL included),
+    so a lock file left behind by a dead process is simply locked again by the next run. The
+    file is locked before it is written and removed while still locked, so two runs that start
+    at the same moment cannot both win (a pid check on the file's text could not promise that).
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.held = False
+        self.fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self.fd is not None
 
     def __enter__(self) -> "RunLock":
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        me = f"{socket.gethostname()}:{os.getpid()}"
         while True:
+            fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o644)
             try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            except FileExistsError:
-                owner = self.path.read_text(encoding="utf-8").strip() if self.path.exists() else ""
-                if owner and _alive(owner):
-                    raise UserError(f"{self.path}: another srlm process ({owner}) is running on this run directory") from None
-                self.path.unlink(missing_ok=True)  # stale: its process is gone
-                continue
-            with os.fdopen(fd, "w") as handle:
-                handle.write(me + "\n")
-            self.held = True
-            return self
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                owner = os.read(fd, 200).decode("utf-8", "replace").strip() or "starting"
+                os.close(fd)
+                raise UserError(f"{self.path}: another srlm process ({owner}) is running on this run directory") from None
+            if _same_file(fd, self.path):
+                break
+            os.close(fd)  # the holder removed this file between our open and lock: use the new one
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{socket.gethostname()}:{os.getpid()}\n".encode())
+        self.fd = fd
+        return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.held:
-            self.path.unlink(missing_ok=True)
-            self.held = False
+        if self.fd is not None:
+            self.path.unlink(missing_ok=True)  # before unlocking: a waiter must not lock a removed file
+            os.close(self.fd)
+            self.fd = None
 
 
-def _alive(owner: str) -> bool:
-    host, _, pid = owner.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return True  # another machine's process: cannot check, so assume it is alive
+def _same_file(fd: int, path: Path) -> bool:
+    """Whether ``path`` still names the open file ``fd``."""
     try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
+        return os.stat(path).st_ino == os.fstat(fd).st_ino
+    except FileNotFoundError:
         return False
-    except PermissionError:
-        return True
-    return True
 
 
 def run_dir_for(runs_dir: str, name: str) -> RunDir:
