@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -191,20 +192,27 @@ def _coerce(value: Any, target: Any, key: str) -> Any:
         if not isinstance(value, dict):
             raise UserError(f"config key '{key}': expected a mapping, got {type(value).__name__}")
         return _build(target, value, key + ".")
-    if target is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if target is float and isinstance(value, str):
-        # PyYAML (YAML 1.1) reads "1e-6" as a string; a number written that way is meant.
-        try:
-            return float(value)
-        except ValueError:
-            pass
+    if target is float and isinstance(value, (int, float, str)) and not isinstance(value, bool):
+        number = _float(value)
+        if number is not None:
+            if not math.isfinite(number):
+                # .nan passes no comparison and .inf passes "> 0": both would reach training.
+                raise UserError(f"config key '{key}': {value!r} must be a finite number")
+            return number
     if target in (list, dict) and isinstance(value, target):
         return value
     if isinstance(target, type) and isinstance(value, target) and not (target is int and isinstance(value, bool)):
         return value
     name = getattr(target, "__name__", str(target))
     raise UserError(f"config key '{key}': expected {name}, got {value!r}")
+
+
+def _float(value: int | float | str) -> float | None:
+    """``value`` as a float, or None; PyYAML (YAML 1.1) reads "1e-6" as a string, a number meant."""
+    try:
+        return float(value)
+    except (ValueError, OverflowError):
+        return None
 
 
 def _build(cls: type, data: dict, prefix: str = "") -> Any:
@@ -348,6 +356,20 @@ def validate(config: Config) -> None:
         ("data.heldout_fraction", 0 <= config.data.heldout_fraction < 1, "must be in [0, 1)"),
         ("pairs.min_margin", config.pairs.min_margin >= 0, "must be >= 0"),
         ("backend.batch_size", config.backend.batch_size >= 1, "must be >= 1"),
+        # numpy (seeded by transformers' set_seed) takes seeds in [0, 2**32).
+        ("seed", 0 <= config.seed < 2**32, "must be in [0, 2**32)"),
+        ("threads", config.threads >= 0, "must be >= 0 (0 = all cores)"),
+        ("prompt_gen.max_rounds", config.prompt_gen.max_rounds >= 1, "must be >= 1"),
+        ("prompt_gen.min_words", 0 <= config.prompt_gen.min_words <= config.prompt_gen.max_words, f"must be in [0, prompt_gen.max_words = {config.prompt_gen.max_words}]"),
+        # A negative limit would slice rows off the end ("rows[:-1]") instead of limiting them.
+        ("data.max_ift", config.data.max_ift >= 0, "must be >= 0 (0 = all)"),
+        ("data.max_eft", config.data.max_eft >= 0, "must be >= 0 (0 = all)"),
+        ("eval.max_heldout", config.eval.max_heldout >= 0, "must be >= 0 (0 = all)"),
+        ("eval.win_rate_prompts", config.eval.win_rate_prompts >= 0, "must be >= 0 (0 = off)"),
+        ("eval.judge_samples", config.eval.judge_samples >= 1, "must be >= 1"),
+        ("eval.judge_temperature", config.eval.judge_temperature >= 0, "must be >= 0"),
+        ("pairs.positive_threshold", 0 <= config.pairs.positive_threshold <= 5, "must be in [0, 5], the judge's scale"),
+        ("meta.max_chosen_judgment_length", config.meta.max_chosen_judgment_length >= 1, "must be >= 1"),
     ]
     for key, ok, message in checks:
         if not ok:
@@ -359,7 +381,7 @@ def validate(config: Config) -> None:
     for section in ("prompt_gen", "candidates", "judge", "meta"):
         _validate_sampling(section, getattr(config, section))
     _validate_rho(config.pairs.length_rho)
-    _validate_overrides(config.iteration_overrides)
+    _validate_overrides(config)
 
 
 def _safe_name(name: str) -> bool:
@@ -375,6 +397,12 @@ def _validate_training(section: str, cfg: SFTConfig | DPOConfig) -> None:
         raise UserError(f"config key '{section}.batch_size': {cfg.batch_size} must be a positive multiple of micro_batch_size ({cfg.micro_batch_size})")
     if cfg.max_length < 16:
         raise UserError(f"config key '{section}.max_length': {cfg.max_length} must be >= 16")
+    if not 0 <= cfg.warmup_ratio < 1:
+        raise UserError(f"config key '{section}.warmup_ratio': {cfg.warmup_ratio} must be in [0, 1)")
+    if not 0 <= cfg.min_lr_ratio <= 1:
+        raise UserError(f"config key '{section}.min_lr_ratio': {cfg.min_lr_ratio} must be in [0, 1]")
+    if cfg.lora.enabled and (cfg.lora.r < 1 or cfg.lora.alpha <= 0 or not 0 <= cfg.lora.dropout < 1):
+        raise UserError(f"config key '{section}.lora': r must be >= 1, alpha > 0 and dropout in [0, 1) (got r={cfg.lora.r}, alpha={cfg.lora.alpha}, dropout={cfg.lora.dropout})")
 
 
 def _validate_sampling(section: str, cfg: Any) -> None:
@@ -392,12 +420,20 @@ def _validate_rho(rho: Any) -> None:
         raise UserError(f"config key 'pairs.length_rho': {rho!r} must be a number in [0, 1] or a non-empty list of them")
 
 
-def _validate_overrides(overrides: dict) -> None:
-    for key, value in overrides.items():
+def _validate_overrides(config: Config) -> None:
+    """Each iteration's merged config must be valid now, not when that iteration starts hours later."""
+    for key, value in config.iteration_overrides.items():
         if not str(key).isdigit() or int(key) < 1:
             raise UserError(f"config key 'iteration_overrides.{key}': keys are iteration numbers (1, 2, ...)")
         if not isinstance(value, dict):
             raise UserError(f"config key 'iteration_overrides.{key}': expected a mapping of config keys")
+        merged = to_dict(config)
+        merged["iteration_overrides"] = {}  # checked here, not again inside the merged config
+        _merge(merged, value)
+        try:
+            validate(_build(Config, merged))
+        except UserError as exc:
+            raise UserError(f"iteration_overrides.{key}: {exc}") from None
 
 
 def describe(cls: type = Config, prefix: str = "") -> list[tuple[str, str, str]]:

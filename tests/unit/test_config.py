@@ -72,9 +72,8 @@ def test_iteration_overrides_merge_and_validate(tmp_path: Path) -> None:
     assert for_iteration(config, 1).prompt_gen.num_prompts == 64
     assert for_iteration(config, 2).prompt_gen.num_prompts == 99
     assert for_iteration(config, 2).prompt_gen.temperature == 0.6
-    bad = load_config(_yaml(tmp_path, "iteration_overrides:\n  2:\n    dpo:\n      beta: -1\n"))
-    with pytest.raises(UserError, match="iteration_overrides.2"):
-        for_iteration(bad, 2)
+    with pytest.raises(UserError, match="iteration_overrides.2"):  # refused at load, not at iteration 2
+        load_config(_yaml(tmp_path, "iteration_overrides:\n  2:\n    dpo:\n      beta: -1\n"))
 
 
 def test_rho_per_iteration_repeats_the_last() -> None:
