@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -38,9 +39,9 @@ class Runner:
         self.process.stdin.write((json.dumps(message) + "\n").encode())
         self.process.stdin.flush()
 
-    def start(self, runs_dir: Path, extra: tuple[str, ...] = FAST, kill_after: float | None = None, inject: str | None = None, env: dict | None = None) -> None:
+    def start(self, runs_dir: Path, extra: tuple[str, ...] = FAST, kill_after: float | None = None, inject: str | None = None, env: dict | None = None, force: bool = False) -> None:
         """Begin one attempt; ``wait()`` returns its answer."""
-        self._send({"runs_dir": str(runs_dir), "extra": list(extra), "kill_after": kill_after, "inject": inject, "env": env or {}})
+        self._send({"runs_dir": str(runs_dir), "extra": list(extra), "kill_after": kill_after, "inject": inject, "env": env or {}, "force": force})
 
     def kill(self) -> None:
         """SIGKILL the running attempt now."""
@@ -64,3 +65,35 @@ def attempt_log(runs_dir: Path) -> str:
     """The end of the newest attempt's log, for assertion messages."""
     logs = sorted(runs_dir.glob("attempt-*.log"))
     return logs[-1].read_text(errors="replace")[-3000:] if logs else "(no log)"
+
+
+# Written after a checkpoint's COMPLETE marker or after a stage's file, so a kill in between
+# leaves them missing: checked on their own in test_kill.py.
+WRITTEN_AFTER_THE_FACT = ("stats.json", "train.json", "config.yaml")
+
+
+def after_the_fact(rel: str) -> bool:
+    """iter*/stats.json, M*/train.json, M*/config.yaml and their temporary files."""
+    folder, _, name = rel.partition("/")
+    return folder.startswith(("iter", "M")) and name.removesuffix(".tmp") in WRITTEN_AFTER_THE_FACT
+
+
+def fingerprint(root: Path) -> dict[str, str]:
+    """sha256 of every file of a run directory except the after-the-fact metadata files."""
+    found = {}
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        rel = path.relative_to(root).as_posix()
+        if after_the_fact(rel):
+            continue
+        data = path.read_bytes()
+        if rel == "config.yaml":  # the one line that differs between run directories
+            data = b"".join(line for line in data.splitlines(True) if not line.startswith(b"runs_dir:"))
+        found[rel] = hashlib.sha256(data).hexdigest()
+    return found
+
+
+def without_seconds(data: object) -> object:
+    """``data`` without its wall-clock fields (the only ones that differ between two runs)."""
+    if isinstance(data, dict):
+        return {k: without_seconds(v) for k, v in data.items() if k != "seconds"}
+    return data

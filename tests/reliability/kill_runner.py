@@ -8,7 +8,7 @@ writes the run directory, and is ended with SIGKILL exactly like a crashed run.
 
 Protocol, one JSON object per line.
   stdin, a command:  {"runs_dir", "extra": [overrides], "kill_after": seconds | null,
-                      "inject": "point:n" | null, "env": {name: value}}
+                      "inject": "point:n" | null, "env": {name: value}, "force": bool}
   stdin, while an attempt runs: {"kill": true} ends it at once.
   stdout, the answer: {"outcome": "killed" | "exited", "code", "pid", "seconds",
                        "timeline": [[seconds, stage], ...], "calls": {point: count}}
@@ -31,7 +31,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # tests/: scripted.py
@@ -198,7 +198,7 @@ def child(command: dict, model_dir: Path, attempt: int) -> None:
     code = 1
     try:
         config = load_config(None, tiny_overrides(model_dir, runs_dir, *command.get("extra", [])))
-        pipeline.run(config, backend_factory=scripted_factory)
+        pipeline.run(config, force=command.get("force", False), backend_factory=scripted_factory)
         code = 0
     except UserError as exc:
         print(f"srlm: error: {exc}", file=sys.stderr)

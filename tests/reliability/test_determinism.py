@@ -8,14 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness import Runner, attempt_log
-
-
-def without_seconds(data: object) -> object:
-    """``data`` without its wall-clock fields, the only values that differ between two runs."""
-    if isinstance(data, dict):
-        return {k: without_seconds(v) for k, v in data.items() if k != "seconds"}
-    return data
+from harness import Runner, attempt_log, without_seconds
 
 
 def test_two_fresh_runs_write_byte_identical_files(runner: Runner, reference: dict, tmp_path: Path) -> None:

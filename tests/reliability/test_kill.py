@@ -13,7 +13,6 @@ identical weights show that an unmarked one was retrained).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import random
@@ -28,35 +27,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness import FAST, Runner, attempt_log
+from harness import FAST, Runner, after_the_fact, attempt_log, fingerprint, without_seconds
 
 STAGES = ("seed data", "sft", "eval M1", "prompts", "candidates", "judgments", "pairs", "dpo", "eval M2")
 BUDGET_S = float(os.environ.get("SRLM_KILL_BUDGET_S", "90"))
-
-# Written after a checkpoint's COMPLETE marker or after a stage's file, so a kill in between
-# leaves them missing: checked on their own in test_counts_survive_a_kill_between_file_and_counts.
-WRITTEN_AFTER_THE_FACT = ("stats.json", "train.json", "config.yaml")
-
-
-def after_the_fact(rel: str) -> bool:
-    """iter*/stats.json, M*/train.json, M*/config.yaml and their temporary files."""
-    folder, _, name = rel.partition("/")
-    return folder.startswith(("iter", "M")) and name.removesuffix(".tmp") in WRITTEN_AFTER_THE_FACT
-
-
-def fingerprint(root: Path) -> dict[str, str]:
-    """sha256 of every file of a run directory except the after-the-fact metadata files."""
-    found = {}
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        rel = path.relative_to(root).as_posix()
-        if after_the_fact(rel):
-            continue
-        data = path.read_bytes()
-        if rel == "config.yaml":  # the one line that differs between run directories
-            data = b"".join(line for line in data.splitlines(True) if not line.startswith(b"runs_dir:"))
-        found[rel] = hashlib.sha256(data).hexdigest()
-    return found
-
 
 def leftovers(root: Path) -> list[str]:
     """Temporary files, partial row logs, staging folders or a lock left in a finished run."""
@@ -160,13 +134,6 @@ def test_counts_survive_a_kill_between_a_stage_file_and_its_counts(runner: Runne
         assert without_seconds(json.loads((root / rel).read_text())) == without_seconds(json.loads((ref_root / rel).read_text())), rel
     for rel in ("M1/config.yaml", "M2/config.yaml"):
         assert (root / rel).exists(), f"{rel} missing"
-
-
-def without_seconds(data: object) -> object:
-    """``data`` without its wall-clock fields (the only ones that differ between two runs)."""
-    if isinstance(data, dict):
-        return {k: without_seconds(v) for k, v in data.items() if k != "seconds"}
-    return data
 
 
 def test_second_run_on_a_busy_directory_exits_2_and_a_dead_owner_is_taken_over(runner: Runner, tiny_model_dir: Path, tmp_path: Path) -> None:

@@ -12,20 +12,42 @@ from transformers import TrainerCallback
 
 from srlm.config import LoraConfig
 from srlm.distributed import on_main, world_size
+from srlm.errors import UserError
 from srlm.rundir import mark_model_done
 
 
-class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite; the previous checkpoint is kept untouched."""
+class TrainingDiverged(UserError):
+    """The loss, the gradient norm or the weights became NaN or infinite.
+
+    Nothing is saved, so the previous checkpoint stays the last good one. A ``UserError`` so the
+    CLI prints one line instead of a traceback; exit status 3 tells it apart from bad input.
+    """
+
+    exit_code = 3
 
 
 class NonFiniteLossGuard(TrainerCallback):
-    """Stops training at the first logged loss that is NaN or infinite."""
+    """Stops training at the first logged loss or gradient norm that is NaN or infinite.
+
+    The gradient norm matters as much as the loss: TRL's DPO loss can read 0.0 while the
+    log-probabilities are NaN, but the norm of that step's gradient is NaN too.
+    """
 
     def on_log(self, args: Any, state: Any, control: Any, logs: dict | None = None, **kwargs: Any) -> None:
-        loss = (logs or {}).get("loss")
-        if loss is not None and not math.isfinite(loss):
-            raise TrainingDiverged(f"training loss became {loss} at step {state.global_step}; the last good checkpoint is kept")
+        for key in ("loss", "grad_norm"):
+            value = (logs or {}).get(key)
+            if value is not None and not math.isfinite(value):
+                raise _diverged(f"the {key.replace('_', ' ')} became {value} at step {state.global_step}")
+
+    def on_train_end(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
+        # The last step's update is seen by no logged loss; its weights are checked before saving.
+        # Only in one process: sharded weights differ between processes (one would stop alone).
+        if model is not None and args.world_size == 1 and not all(torch.isfinite(p).all() for p in model.parameters()):
+            raise _diverged(f"the weights hold NaN or infinite values after step {state.global_step}")
+
+
+def _diverged(what: str) -> TrainingDiverged:
+    return TrainingDiverged(f"training diverged: {what}; nothing was saved, the previous model is kept (try a lower learning rate)")
 
 
 def common_args(cfg: Any, output_dir: Path, seed: int, dtype: str) -> dict:
