@@ -172,8 +172,8 @@ def test_status_prints_a_path_with_markup_literally(tmp_path: Path, capsys: pyte
     from srlm.cli import main
 
     monkeypatch.setenv("COLUMNS", "300")
-    root = tmp_path / "runs[bold red]x[/]"
-    root.mkdir()
+    root = Path(f"{tmp_path}/runs[bold red]x[/]")  # a folder "runs[bold red]x[" holding "]"
+    root.mkdir(parents=True)
     (root / "config.yaml").write_text("name: x\n")
     assert main(["status", str(root)]) == 0
     assert "runs[bold red]x[/]" in capsys.readouterr().out
