@@ -54,7 +54,9 @@ def _status(args: argparse.Namespace) -> int:
     root = Path(args.run_dir)
     if not (root / "config.yaml").is_file():
         raise UserError(f"{root}: not a run directory (no config.yaml)")
-    table = Table(title=f"srlm run {root}")
+    from rich.markup import escape
+
+    table = Table(title=escape(f"srlm run {root}"))  # a path may contain [markup]
     for column in ("step", "done", "rows"):
         table.add_column(column)
     for row in status(RunDir(root)):

@@ -166,8 +166,6 @@ def test_run_names_cannot_leave_the_runs_folder_even_through_a_symlink(tmp_path:
             run_dir_for(str(runs), name)
 
 
-@pytest.mark.xfail(strict=True, reason="cli._status puts the run directory's path into the rich table title unescaped: "
-                   "'[/]' in a path raises MarkupError (traceback), '[bold red]' is eaten; fix: rich.markup.escape(str(root))")
 def test_status_prints_a_path_with_markup_literally(tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
     from srlm.cli import main
 

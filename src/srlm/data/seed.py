@@ -19,6 +19,11 @@ from srlm.errors import UserError, at_line
 # Score range of the additive 5-point judge prompt (section 1 of the spec).
 SCORE_MIN, SCORE_MAX = 0, 5
 
+# Longest text a seed row may hold. Far above any instruction-tuning example (oasst1's longest
+# messages are tens of thousands of characters), far below what makes prompt building and
+# generation ask for absurd memory.
+MAX_TEXT_CHARS = 100_000
+
 
 def read_jsonl(path: str | Path) -> list[tuple[int, dict]]:
     """Read a JSONL file (or ``.jsonl.gz``) into ``(line_number, row)`` pairs; blank lines skip.
@@ -90,6 +95,13 @@ def bundled_path(name: str) -> Path:
 # Field checks shared by both loaders
 
 
+def _not_empty(path: Path, rows: list[dict]) -> list[dict]:
+    """A seed file without rows is a mistake, not an empty data set."""
+    if not rows:
+        raise UserError(f"{path}: no rows (the file is empty or holds only blank lines)")
+    return rows
+
+
 def _text(path: Path, line: int, row: dict, key: str, where: str = "") -> str:
     """Return ``row[key]`` as a non-blank string or raise naming ``file:line`` and the key."""
     label = f"{where}{key}"
@@ -100,6 +112,12 @@ def _text(path: Path, line: int, row: dict, key: str, where: str = "") -> str:
         raise at_line(path, line, f"key {label!r} must be a string, got {type(value).__name__}")
     if not value.strip():
         raise at_line(path, line, f"key {label!r} is empty or whitespace-only")
+    if len(value) > MAX_TEXT_CHARS:
+        raise at_line(path, line, f"key {label!r} holds {len(value):,} characters; the limit is {MAX_TEXT_CHARS:,}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise at_line(path, line, f"key {label!r} contains a lone surrogate (an invalid \\ud800-\\udfff escape)") from None
     return value
 
 
@@ -124,7 +142,7 @@ def load_ift(path: str | Path) -> list[dict]:
         _text(path, line, row, "response")
         _assign_id(path, line, row, seen)
         rows.append(row)
-    return rows
+    return _not_empty(path, rows)
 
 
 def load_eft(path: str | Path) -> list[dict]:
@@ -143,7 +161,7 @@ def load_eft(path: str | Path) -> list[dict]:
         _check_responses(path, line, row)
         _assign_id(path, line, row, seen)
         rows.append(row)
-    return rows
+    return _not_empty(path, rows)
 
 
 def _check_responses(path: Path, line: int, row: dict) -> None:
