@@ -54,6 +54,11 @@ def is_main() -> bool:
     return rank() == 0
 
 
+def sharded_training() -> bool:
+    """Whether ``accelerate launch`` asked for FSDP or DeepSpeed (its config sets these variables)."""
+    return any(os.environ.get(name, "").lower() == "true" for name in ("ACCELERATE_USE_FSDP", "ACCELERATE_USE_DEEPSPEED"))
+
+
 def threads_per_process() -> int:
     """This machine's cores shared among its processes (at least one each)."""
     return max(1, (os.cpu_count() or 1) // max(1, local_world_size()))
@@ -68,13 +73,15 @@ def init() -> None:
 
     if dist.is_initialized():
         return
-    backend = "gloo"
-    if torch.cuda.is_available():
-        # From here on "cuda" means this process's own GPU (generation, barriers, training).
-        torch.cuda.set_device(local_rank())
-        backend = "nccl"
-    minutes = int(os.environ.get(TIMEOUT_ENV, DEFAULT_TIMEOUT_MINUTES))
-    dist.init_process_group(backend, timeout=timedelta(minutes=minutes))
+    timeout = timedelta(minutes=int(os.environ.get(TIMEOUT_ENV, DEFAULT_TIMEOUT_MINUTES)))
+    if not torch.cuda.is_available():
+        dist.init_process_group("gloo", timeout=timeout)
+        return
+    # From here on "cuda" means this process's own GPU (generation, barriers, training); NCCL
+    # is told the device too, rather than guessing it from the rank.
+    device = torch.device("cuda", local_rank())
+    torch.cuda.set_device(device)
+    dist.init_process_group("nccl", timeout=timeout, device_id=device)
 
 
 def shutdown() -> None:
