@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from srlm import distributed
 from srlm.backends.base import Sampling
 from srlm.config import Config
 from srlm.data.seed import read_jsonl
@@ -92,7 +93,7 @@ def generate_answers(ctx: JudgeContext, prompts: list[dict], sampling: Sampling,
     # Several backend batches per call: the backend sorts a call's rows by length.
     size = max(1, ctx.config.backend.batch_size) * 4
     bar = progress(len(prompts), desc, "answer")
-    for index, chunk in chunked(prompts, size):
+    for index, chunk in distributed.shard(chunked(prompts, size)):
         if all(p["id"] in log.ids for p in chunk):
             bar.update(len(chunk))
             continue

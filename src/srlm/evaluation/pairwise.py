@@ -23,6 +23,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal, Sequence
 
+from srlm import distributed
 from srlm.backends.base import Sampling
 from srlm.config import Config
 from srlm.errors import UserError
@@ -181,7 +182,7 @@ def judge_pairs(judge: JudgeContext, items: Sequence[dict], log: RowLog, samplin
     """Judge every item in both orders; returns the logged rows by id (``<id>-ab``/``<id>-ba``)."""
     requests = [(item, swapped) for item in items for swapped in (False, True)]
     bar = progress(len(requests), desc, "judgment")
-    for index, chunk in chunked(requests, max(1, judge.config.backend.batch_size)):
+    for index, chunk in distributed.shard(chunked(requests, max(1, judge.config.backend.batch_size))):
         ids = [_request_id(item, swapped) for item, swapped in chunk]
         if all(i in log.ids for i in ids):
             bar.update(len(chunk))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 
+from srlm import distributed
 from srlm.evaluation.compare import answer_sampling, generate_answers, summary
 from srlm.evaluation.judges import EvalContext, judge_context, parse_openai_spec, resolve
 from srlm.evaluation.pairwise import JudgeSettings, head_to_head_verdicts
@@ -54,7 +55,8 @@ def update_eval(ctx: StageContext, seeds: dict, method: str = "pairwise") -> dic
         result = _measure(ctx, prompts, method)
     path = run.eval(t)
     current = read_json(path) if path.exists() else {"model": f"M{t}"}
-    write_json(path, {**current, KEY: result})
+    if distributed.is_main():
+        write_json(path, {**current, KEY: result})
     return result
 
 
