@@ -1,0 +1,64 @@
+"""One tiny srlm run, executed by every process of a torchrun job (tests/integration/test_two_process.py).
+
+    python -m torch.distributed.run --nproc_per_node 2 tests/multiprocess_runner.py MODEL_DIR RUNS_DIR [key=value ...]
+
+The scripted judge lives in tests/scripted.py and cannot be handed to another process, so each
+process builds the same config and backend factory here. ``SRLM_TEST_JUDGES=meta`` scripts the
+meta-judge too (tests/integration/test_meta_loop.py's judges). ``SRLM_TEST_CRASH_RANK=k`` makes
+rank k fail on its ``SRLM_TEST_CRASH_AFTER``-th candidate generation (a crash inside a stage).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from scripted import scripted_factory, tiny_overrides  # noqa: E402
+
+
+class Crash(RuntimeError):
+    """The failure a test asked for."""
+
+
+def crashing_factory(after: int, make=scripted_factory):
+    """``make``'s backend, failing on its ``after``-th candidate generation."""
+    calls = {"n": 0}
+
+    def factory(model_dir, config):
+        backend = make(model_dir, config)
+        real = backend.generate
+
+        def generate(conversations, sampling):
+            if sampling.n == config.candidates.n and "additive" not in conversations[0][-1]["content"]:
+                calls["n"] += 1
+                if calls["n"] == after:
+                    raise Crash(f"rank {os.environ.get('RANK')}: crash asked for by the test")
+            return real(conversations, sampling)
+
+        backend.generate = generate
+        return backend
+
+    return factory
+
+
+def main(argv: list[str]) -> None:
+    from srlm import pipeline
+    from srlm.config import load_config
+
+    model_dir, runs_dir, *extra = argv
+    config = load_config(None, tiny_overrides(Path(model_dir), Path(runs_dir), *extra))
+    factory = scripted_factory
+    if os.environ.get("SRLM_TEST_JUDGES") == "meta":
+        from integration.test_meta_loop import scripted_judges_factory
+
+        factory = scripted_judges_factory
+    if os.environ.get("SRLM_TEST_CRASH_RANK") == os.environ.get("RANK", "0"):
+        factory = crashing_factory(int(os.environ.get("SRLM_TEST_CRASH_AFTER", "1")), factory)
+    pipeline.run(config, backend_factory=factory)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
