@@ -16,7 +16,7 @@ import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import yaml
 
@@ -171,9 +171,11 @@ class RowLog:
         self.ids = {row[self.key] for row in self.rows}
         distributed.barrier()  # nobody appends again before everyone has read
 
-    def finish(self, order: list[str] | None = None) -> list[dict]:
+    def finish(self, order: list[str] | None = None, before_final: Callable[[list[dict]], None] | None = None) -> list[dict]:
         """Write ``<final>`` with every row, sorted by ``order`` of ids if given; return the rows.
 
+        ``before_final(rows)`` runs on the main process just before the final file appears: a
+        stage writes its counts there, so a kill can never leave a done stage without them.
         With several processes every one must call it: they wait for each other, the main process
         merges the partial files and writes, and the others then read the final file.
         """
@@ -184,17 +186,19 @@ class RowLog:
         if distributed.is_main():
             if several:
                 self.rows = self._read_partials()
-            self._write_final(order)
+            self._write_final(order, before_final)
         distributed.barrier()  # the final file is complete
         if several and not distributed.is_main():
             self.rows = read_rows(self.final)
         self.ids = {row[self.key] for row in self.rows}
         return self.rows
 
-    def _write_final(self, order: list[str] | None) -> None:
+    def _write_final(self, order: list[str] | None, before_final: Callable[[list[dict]], None] | None) -> None:
         if order is not None:
             rank = {row_id: i for i, row_id in enumerate(order)}
             self.rows.sort(key=lambda row: rank.get(row[self.key], len(rank)))
+        if before_final is not None:
+            before_final(self.rows)
         write_rows(self.final, self.rows)
         for path in _partials(self.final):
             path.unlink()

@@ -155,7 +155,7 @@ def install(inject: str | None, root: Path) -> Calls:
     """Count every injection point (and arm the chosen one); returns the live counts."""
     import transformers
 
-    from srlm.training import common
+    from srlm.stages import sft as sft_stage, train as train_stage
 
     target = None
     if inject == "hold":
@@ -169,7 +169,10 @@ def install(inject: str | None, root: Path) -> Calls:
     _count_calls(os, "replace", "replace", calls)
     _torn_append(calls)
     _count_calls(transformers.PreTrainedModel, "save_pretrained", "model-saved", calls, after=True)
-    _count_calls(common, "mark_model_done", "model-renamed", calls)
+    # The stages mark a checkpoint complete after writing its counts: dying just before that
+    # leaves a renamed but unmarked model, which a rerun must retrain.
+    _count_calls(sft_stage, "mark_model_done", "model-renamed", calls)
+    _count_calls(train_stage, "mark_model_done", "model-renamed", calls)
     return calls
 
 

@@ -114,12 +114,8 @@ def test_random_kills_resume_to_the_files_of_an_uninterrupted_run(runner: Runner
     assert seen["stale locks taken over"] and seen["unmarked checkpoints retrained"] and seen["torn row logs"]
 
 
-# Why this fails today: candidates.run and judgments.run rename their file into place and only
-# then write their counts into stats.json; a rerun finds the file and returns before counting.
-# sft.run and train.run write COMPLETE (inside save_model) before train.json, config.yaml and the
-# "train" counts; a rerun finds the marker and skips them. Counts must be written before the
-# file (or marker) that makes a step count as done.
-@pytest.mark.xfail(strict=True, reason="stages write their counts after the file that marks them done (see comment)")
+# Counts must be written before the file (or checkpoint marker) that makes a step count as done:
+# a kill right after that file must not lose them.
 def test_counts_survive_a_kill_between_a_stage_file_and_its_counts(runner: Runner, reference: dict, tmp_path: Path) -> None:
     """stats.json, M*/train.json and M*/config.yaml match the reference after kills right after
     a stage file or a checkpoint marker is in place (before the counts that follow it)."""

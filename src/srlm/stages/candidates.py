@@ -32,17 +32,20 @@ def run(ctx: StageContext, prompts: list[dict]) -> list[dict]:
         ])
         bar.update(len(ids))
     bar.close()
-    rows = log.finish(order=[candidate_id(p["id"], k) for p in prompts for k in range(cfg.n)])
-    empty = sum(1 for row in rows if not row["response"].strip())
+    order = [candidate_id(p["id"], k) for p in prompts for k in range(cfg.n)]
+    return log.finish(order=order, before_final=lambda rows: ctx.record("candidates", candidate_stats(ctx, rows, len(prompts))))
+
+
+def candidate_stats(ctx: StageContext, rows: list[dict], prompts: int) -> dict:
+    """Counts and mean lengths of the candidates (length growth across iterations shows here)."""
     lengths = [ctx.backend.count_tokens(row["response"]) for row in rows]
-    ctx.record("candidates", {
-        "prompts": len(prompts),
+    return {
+        "prompts": prompts,
         "candidates": len(rows),
-        "empty_responses": empty,
+        "empty_responses": sum(1 for row in rows if not row["response"].strip()),
         "mean_length_tokens": round(sum(lengths) / max(len(lengths), 1), 1),
         "mean_length_chars": round(sum(len(r["response"]) for r in rows) / max(len(rows), 1), 1),
-    })
-    return rows
+    }
 
 
 def candidate_id(prompt_id: str, sample: int) -> str:

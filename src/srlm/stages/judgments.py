@@ -44,9 +44,7 @@ def run(ctx: StageContext, candidates: list[dict]) -> list[dict]:
         log.append(rows)
         bar.update(len(chunk) * cfg.samples)
     bar.close()
-    rows = log.finish(order=[c["id"] for c in candidates])
-    ctx.record("judgments", judgment_stats(rows))
-    return rows
+    return log.finish(order=[c["id"] for c in candidates], before_final=lambda rows: ctx.record("judgments", judgment_stats(rows)))
 
 
 def judgment_row(candidate: dict, texts: list[str]) -> dict:

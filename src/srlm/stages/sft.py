@@ -5,7 +5,7 @@ from __future__ import annotations
 from srlm import distributed
 from srlm.config import Config, to_dict
 from srlm.modeling import load_tokenizer, resolve_model
-from srlm.rundir import RunDir, model_done, write_json, write_yaml
+from srlm.rundir import RunDir, mark_model_done, model_done, write_json, write_yaml
 from srlm.stages.common import log
 from srlm.training.common import save_model
 
@@ -30,5 +30,6 @@ def run(config: Config, run: RunDir, sft_rows: list[dict]) -> dict | None:
     if distributed.is_main():
         write_json(run.model_dir(1) / "train.json", stats)
         write_yaml(run.model_dir(1) / "config.yaml", to_dict(config))
+    distributed.on_main(mark_model_done, target)  # last: counts first, then "done"
     log.info("M1 ready at %s (%s)", target, stats)
     return stats

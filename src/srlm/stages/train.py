@@ -10,7 +10,7 @@ from collections import Counter
 from srlm import distributed
 from srlm.config import to_dict
 from srlm.modeling import load_tokenizer
-from srlm.rundir import model_done, write_json, write_yaml
+from srlm.rundir import mark_model_done, model_done, write_json, write_yaml
 from srlm.stages.common import PipelineStop, StageContext, log
 
 
@@ -44,5 +44,6 @@ def run(ctx: StageContext, rows: list[dict]) -> dict | None:
     if distributed.is_main():
         write_json(ctx.run.model_dir(t + 1) / "train.json", stats)
         write_yaml(ctx.run.model_dir(t + 1) / "config.yaml", to_dict(config))
+    distributed.on_main(mark_model_done, target)  # last: counts first, then "done"
     log.info("M%d ready at %s", t + 1, target)
     return stats

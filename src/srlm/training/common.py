@@ -13,7 +13,6 @@ from transformers import TrainerCallback
 from srlm.config import LoraConfig
 from srlm.distributed import on_main, world_size
 from srlm.errors import UserError
-from srlm.rundir import mark_model_done
 
 
 class TrainingDiverged(UserError):
@@ -105,6 +104,9 @@ def peft_config(lora: LoraConfig) -> Any:
 def save_model(model: Any, tokenizer: Any, target: Path) -> None:
     """Save as safetensors (LoRA merged in) to a staging folder, then move into place.
 
+    The checkpoint is not marked complete here: the stage writes its counts first and then
+    calls ``rundir.mark_model_done``, so a kill between the two cannot lose the counts.
+
     With several processes each holds the whole model (DDP): the main process saves it, and every
     process returns once the checkpoint is complete, so the next stage can load it.
     """
@@ -132,7 +134,6 @@ def _save_whole(model: Any, tokenizer: Any, target: Path) -> None:
     tokenizer.save_pretrained(staging)
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)
-    mark_model_done(target)
 
 
 def _from_gathered(gathered: Path, tokenizer: Any, target: Path) -> None:
@@ -148,7 +149,6 @@ def _from_gathered(gathered: Path, tokenizer: Any, target: Path) -> None:
     (gathered / "training_args.bin").unlink(missing_ok=True)
     shutil.rmtree(target, ignore_errors=True)
     gathered.rename(target)
-    mark_model_done(target)
 
 
 def final_loss(trainer: Any) -> float | None:
