@@ -75,9 +75,11 @@ def run(config: Config, force: bool = False, backend_factory: BackendFactory = d
     # A model that does not exist is refused before anything is written (the main process
     # converts the embedded one once; the others then find it).
     distributed.main_first(resolve_model, config.model)
-    distributed.on_main(prepare, config, force)
     run_dir = run_dir_for(config.runs_dir, config.name)
     with _locked(run_dir):
+        # The config is compared and frozen under the lock, so a refused second process
+        # (even with --force) never rewrites the config of a run in progress.
+        distributed.on_main(prepare, config, force)
         started = time.time()
         seeds = distributed.main_first(seed_data.run, config, run_dir)
         sft.run(config, run_dir, seeds["sft"])
