@@ -44,6 +44,7 @@ class DataConfig:
     heldout_fraction: float = opt(0.25, "Share of EFT prompts held out for judge evaluation when no eft_heldout file is given (SR: 541 of 2,171).")
     max_ift: int = opt(0, "Use at most this many IFT rows for SFT and few-shot prompts (0 = all).")
     max_eft: int = opt(0, "Use at most this many EFT training judgments for SFT (0 = all).")
+    sft_ift: bool = opt(True, "Include the IFT rows in the SFT that makes M1 (SR: IFT + EFT); MR fine-tunes Llama-3-8B-Instruct on EFT only (false).")
 
 
 @dataclass

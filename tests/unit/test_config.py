@@ -92,3 +92,9 @@ def test_shipped_configs_validate() -> None:
     root = Path(__file__).parents[2] / "configs"
     for path in sorted(root.glob("*.yaml")):
         load_config(path)
+
+
+def test_sft_ift_switch_defaults_to_the_self_rewarding_recipe() -> None:
+    assert load_config(None).data.sft_ift is True
+    meta = Path(__file__).parents[2] / "configs" / "meta_llama3_8b.yaml"
+    assert load_config(meta).data.sft_ift is False  # MR: SFT on EFT only

@@ -46,7 +46,7 @@ def run(config: Config, run: RunDir) -> dict[str, list[dict]]:
     judge_rows = judge_sft_rows(eft_train, template)
     if cfg.max_eft:
         judge_rows = judge_rows[: cfg.max_eft]
-    sft = [{"prompt": r["prompt"], "response": r["response"], "kind": "ift"} for r in ift]
+    sft = [{"prompt": r["prompt"], "response": r["response"], "kind": "ift"} for r in ift] if cfg.sft_ift else []
     sft += [{"prompt": r["prompt"], "response": r["response"], "kind": "eft"} for r in judge_rows]
     files = {"ift": ift, "ift_heldout": ift_heldout, "eft_train": eft_train, "eft_heldout": eft_heldout, "sft": sft}
     for name, rows in files.items():
