@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 from transformers import TrainerCallback
@@ -155,3 +156,30 @@ def final_loss(trainer: Any) -> float | None:
     """The last logged training loss."""
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
     return losses[-1] if losses else None
+
+
+@contextmanager
+def loss_positions_only() -> Iterator[None]:
+    """Inside: TRL's fused LM head projects only the positions that have a label on CPU too.
+
+    TRL scores only labelled positions where it runs Triton and every position elsewhere (a
+    fixed shape keeps Neuron from recompiling). On CPU that spends the 49k-vocabulary head on
+    prompt and padding tokens; skipping them measured 8 % off a DPO run's training time and
+    27 % off an SFT run on judge rows (430 tokens, 30 scored), a quarter less peak memory
+    there, and the same loss to 1e-5 (docs/performance.md). Nothing changes where TRL lacks
+    the switch.
+    """
+    try:
+        import trl.trainer.utils as trl_utils
+    except ImportError:
+        yield
+        return
+    original = getattr(trl_utils, "_use_triton", None)
+    if original is None:
+        yield
+        return
+    trl_utils._use_triton = lambda device: device.type == "cpu" or original(device)
+    try:
+        yield
+    finally:
+        trl_utils._use_triton = original

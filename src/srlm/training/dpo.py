@@ -10,7 +10,7 @@ from datasets import Dataset
 
 from srlm.config import DPOConfig
 from srlm.distributed import world_size
-from srlm.training.common import NonFiniteLossGuard, common_args, final_loss, peft_config, save_trained
+from srlm.training.common import NonFiniteLossGuard, common_args, final_loss, loss_positions_only, peft_config, save_trained
 
 
 def to_dataset(pairs: list[dict]) -> Dataset:
@@ -30,8 +30,9 @@ def to_dataset(pairs: list[dict]) -> Dataset:
 def train_dpo(model_path: str, tokenizer: Any, pairs: list[dict], cfg: DPOConfig, target: Path, *, seed: int, dtype: str, trust_remote_code: bool = False) -> dict:
     """Train on ``pairs`` starting from ``model_path`` (also the reference) and save to ``target``.
 
-    With LoRA, TRL uses the same weights with the adapter disabled as the reference, so no
-    second copy of the model is held.
+    With LoRA, TRL uses the same weights with the adapter disabled as the reference; with
+    precomputed reference log-probs it scores the pairs with the model before its first step.
+    Either way no second copy of the model is loaded.
     """
     from trl import DPOConfig as TRLDPOConfig, DPOTrainer
 
@@ -40,23 +41,30 @@ def train_dpo(model_path: str, tokenizer: Any, pairs: list[dict], cfg: DPOConfig
     started = time.time()
     lora = peft_config(cfg.lora)
     model = load_model(model_path, dtype, trust_remote_code)
-    ref_model = None if lora else load_model(model_path, dtype, trust_remote_code)
-    args = TRLDPOConfig(
-        **common_args(cfg, target.parent / "trainer", seed, dtype),
-        beta=cfg.beta,
-        # TRL caches precomputed reference log-probs of an in-memory data set in a temporary
-        # folder of each process, where the other processes cannot find it: off with several.
-        precompute_ref_log_probs=cfg.precompute_ref_log_probs and world_size() == 1,
-    )
-    trainer = DPOTrainer(
-        model=model,
-        ref_model=ref_model,
-        args=args,
-        train_dataset=to_dataset(pairs),
-        processing_class=tokenizer,
-        peft_config=lora,
-        callbacks=[NonFiniteLossGuard()],
-    )
-    trainer.train()
+    # TRL caches precomputed reference log-probs of an in-memory data set in a temporary
+    # folder of each process, where the other processes cannot find it: off with several.
+    precompute = cfg.precompute_ref_log_probs and world_size() == 1
+    # Before its first step the model *is* the reference: precomputing needs no copy of it
+    # (a copy costs its load time and its weights' memory).
+    ref_model = None if lora or precompute else load_model(model_path, dtype, trust_remote_code)
+    args = TRLDPOConfig(**common_args(cfg, target.parent / "trainer", seed, dtype), beta=cfg.beta, precompute_ref_log_probs=precompute)
+    with loss_positions_only():  # also around the constructor: it precomputes the reference
+        trainer = DPOTrainer(
+            model=model,
+            ref_model=ref_model,
+            args=args,
+            train_dataset=to_dataset(pairs),
+            processing_class=tokenizer,
+            peft_config=lora,
+            callbacks=[NonFiniteLossGuard()],
+        )
+        result = trainer.train()
     save_trained(trainer, tokenizer, target)
-    return {"pairs": len(pairs), "steps": trainer.state.global_step, "processes": trainer.accelerator.num_processes, "final_loss": final_loss(trainer), "seconds": round(time.time() - started, 1)}
+    return {
+        "pairs": len(pairs),
+        "steps": trainer.state.global_step,
+        "processes": trainer.accelerator.num_processes,
+        "final_loss": final_loss(trainer),
+        "seconds": round(time.time() - started, 1),
+        "train_seconds": round(result.metrics.get("train_runtime", 0.0), 1),
+    }

@@ -10,7 +10,7 @@ from typing import Any
 from datasets import Dataset
 
 from srlm.config import SFTConfig
-from srlm.training.common import NonFiniteLossGuard, common_args, final_loss, peft_config, save_trained
+from srlm.training.common import NonFiniteLossGuard, common_args, final_loss, loss_positions_only, peft_config, save_trained
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,7 @@ def train_sft(model_path: str, tokenizer: Any, rows: list[dict], cfg: SFTConfig,
         peft_config=peft_config(cfg.lora),
         callbacks=[NonFiniteLossGuard()],
     )
-    trainer.train()
+    with loss_positions_only():
+        trainer.train()
     save_trained(trainer, tokenizer, target)
     return {"rows": len(rows), "steps": trainer.state.global_step, "processes": trainer.accelerator.num_processes, "final_loss": final_loss(trainer), "seconds": round(time.time() - started, 1)}
