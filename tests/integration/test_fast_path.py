@@ -84,6 +84,8 @@ def test_rows_that_stop_early_leave_the_batch_without_changing_the_others(model_
     expected = plain_texts(backend, conversations, 10)
     assert [s[0] for s in ours] == expected
     assert len(backend.generate_ids(conversations[:1], Sampling(temperature=0, max_new_tokens=10))[0][0]) == 2
+    backend.drop_finished = False  # stopped rows stay in the batch: same text
+    assert backend.generate(conversations, Sampling(temperature=0, max_new_tokens=10)) == ours
 
 
 def test_plain_path_is_the_same_as_the_fast_path(model_and_tokenizer) -> None:

@@ -17,6 +17,7 @@ encoder-decoders use the plain path: ``model.generate`` on left-padded batches.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -34,7 +35,8 @@ class TransformersBackend:
     """Generates with an in-process transformers model (CPU or one GPU).
 
     ``min_prefix_tokens``: a token prefix shared by all prompts of a call is cached when it is
-    at least this long. ``fast=False`` forces the plain ``model.generate`` path (for checks).
+    at least this long; the cache assumes the model's weights do not change while this backend
+    holds it. ``fast=False`` forces the plain ``model.generate`` path (for checks).
     """
 
     def __init__(self, model: Any, tokenizer: Any, batch_size: int = 16, system_prompt: str | None = None, *, min_prefix_tokens: int = 32, fast: bool = True) -> None:
@@ -46,6 +48,7 @@ class TransformersBackend:
         self.tokenizer.padding_side = "left"
         self.stop_ids = stop_token_ids(model, tokenizer)
         self.fast = fast and fast_path_supported(model)
+        self.drop_finished = True  # bench/bench_levers.py turns it off to measure what it gives
         self._prefix: _Prefix | None = None
 
     def encode(self, conversation: Conversation) -> list[int]:
@@ -145,19 +148,20 @@ class TransformersBackend:
         tokens: list[list[int]] = [[] for _ in range(rows)]
         alive = list(range(rows))  # original row of each batch row
         stops = torch.tensor(self.stop_ids, device=logits.device)
+        finished = torch.zeros(rows, dtype=torch.bool, device=logits.device)
         for step in range(sampling.max_new_tokens):
             chosen = sample_next(logits, sampling, generator)
-            stopped = torch.isin(chosen, stops)
-            for row, token, stop in zip(alive, chosen.tolist(), stopped.tolist()):
+            finished = finished | torch.isin(chosen, stops)
+            for row, token, stop in zip(alive, chosen.tolist(), finished.tolist()):
                 if not stop:
                     tokens[row].append(token)
-            if step == sampling.max_new_tokens - 1 or bool(stopped.all()):
+            if step == sampling.max_new_tokens - 1 or bool(finished.all()):
                 break
-            keep = (~stopped).nonzero().squeeze(1)
-            if len(keep) < len(alive):
+            if self.drop_finished and bool(finished.any()):
                 # Stopped rows leave the batch: later steps only compute rows still writing.
+                keep = (~finished).nonzero().squeeze(1)
                 alive = [alive[i] for i in keep.tolist()]
-                chosen, mask, last = chosen[keep], mask[keep], last[keep]
+                chosen, mask, last, finished = chosen[keep], mask[keep], last[keep], finished[keep]
                 cache.select(keep)
             mask = torch.cat([mask, mask.new_ones(len(alive), 1)], dim=1)
             last = last + 1
@@ -203,9 +207,10 @@ def stop_token_ids(model: Any, tokenizer: Any) -> list[int]:
 
 
 def fast_path_supported(model: Any) -> bool:
-    """Whether every layer is plain full attention in a decoder-only model (our cache's case)."""
+    """Whether the model is decoder-only with plain full attention in every layer (our cache's
+    case) and its forward takes ``logits_to_keep``."""
     config = model.config
-    if getattr(config, "is_encoder_decoder", False):
+    if getattr(config, "is_encoder_decoder", False) or "logits_to_keep" not in inspect.signature(model.forward).parameters:
         return False
     layer_types = getattr(config, "layer_types", None)
     if layer_types is not None:
