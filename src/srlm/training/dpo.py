@@ -58,13 +58,6 @@ def train_dpo(model_path: str, tokenizer: Any, pairs: list[dict], cfg: DPOConfig
             peft_config=lora,
             callbacks=[NonFiniteLossGuard()],
         )
-        result = trainer.train()
+        trainer.train()
     save_trained(trainer, tokenizer, target)
-    return {
-        "pairs": len(pairs),
-        "steps": trainer.state.global_step,
-        "processes": trainer.accelerator.num_processes,
-        "final_loss": final_loss(trainer),
-        "seconds": round(time.time() - started, 1),
-        "train_seconds": round(result.metrics.get("train_runtime", 0.0), 1),
-    }
+    return {"pairs": len(pairs), "steps": trainer.state.global_step, "processes": trainer.accelerator.num_processes, "final_loss": final_loss(trainer), "seconds": round(time.time() - started, 1)}
