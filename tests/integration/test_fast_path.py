@@ -34,7 +34,7 @@ def plain_texts(backend: TransformersBackend, conversations: list, max_new_token
     """One ``model.generate`` per prompt, no batching, no cache tricks."""
     texts = []
     for conversation in conversations:
-        ids = torch.tensor([backend.encode(conversation)])
+        ids = torch.tensor([backend.encode(conversation)], device=backend.model.device)
         out = backend.model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=backend.stop_ids, pad_token_id=backend.tokenizer.pad_token_id)
         new = out[0, ids.shape[1] :].tolist()
         # generate keeps the stop token; a stop token that is not special would be decoded.
@@ -136,3 +136,19 @@ def test_nucleus_sampling_keeps_the_tokens_a_full_sort_keeps() -> None:
     for _ in range(200):
         tokens = sample_next(logits, sampling, generator)
         assert kept[torch.arange(6), tokens].all()
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_greedy_fast_path_equals_plain_generate_on_gpu(model_and_tokenizer) -> None:
+    import copy
+
+    model, tokenizer = model_and_tokenizer
+    backend = TransformersBackend(copy.deepcopy(model).to("cuda"), tokenizer, batch_size=4)
+    template = load_template("additive_5pt")
+    conversations = [user(q) for q in QUESTIONS] + [user(fill(template, prompt=q, response="An answer.")) for q in QUESTIONS[:3]]
+    ours = backend.generate(conversations, Sampling(temperature=0, max_new_tokens=12, n=2))
+    expected = [plain_texts(backend, [c], 12)[0] for c in conversations]
+    assert [samples[0] for samples in ours] == expected
+    sampled = backend.generate(conversations, Sampling(temperature=0.8, top_p=0.9, max_new_tokens=8, n=3, seed=3))
+    assert sampled == backend.generate(conversations, Sampling(temperature=0.8, top_p=0.9, max_new_tokens=8, n=3, seed=3))
