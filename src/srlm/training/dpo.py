@@ -9,7 +9,7 @@ from typing import Any
 from datasets import Dataset
 
 from srlm.config import DPOConfig
-from srlm.distributed import world_size
+from srlm.distributed import sharded_training, world_size
 from srlm.training.common import NonFiniteLossGuard, common_args, final_loss, loss_positions_only, peft_config, save_trained
 
 
@@ -41,9 +41,10 @@ def train_dpo(model_path: str, tokenizer: Any, pairs: list[dict], cfg: DPOConfig
     started = time.time()
     lora = peft_config(cfg.lora)
     model = load_model(model_path, dtype, trust_remote_code)
-    # TRL caches precomputed reference log-probs of an in-memory data set in a temporary
-    # folder of each process, where the other processes cannot find it: off with several.
-    precompute = cfg.precompute_ref_log_probs and world_size() == 1
+    # TRL's precomputed reference log-probs need one plain process: with several, its cache
+    # of an in-memory data set lands in each process's own temporary folder; under FSDP it
+    # runs before the model is on the GPU.
+    precompute = cfg.precompute_ref_log_probs and world_size() == 1 and not sharded_training()
     # Before its first step the model *is* the reference: precomputing needs no copy of it
     # (a copy costs its load time and its weights' memory).
     ref_model = None if lora or precompute else load_model(model_path, dtype, trust_remote_code)
