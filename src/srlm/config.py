@@ -45,6 +45,7 @@ class DataConfig:
     max_ift: int = opt(0, "Use at most this many IFT rows for SFT and few-shot prompts (0 = all).")
     max_eft: int = opt(0, "Use at most this many EFT training judgments for SFT (0 = all).")
     sft_ift: bool = opt(True, "Include the IFT rows in the SFT that makes M1 (SR: IFT + EFT); MR fine-tunes Llama-3-8B-Instruct on EFT only (false).")
+    max_meta: int = opt(0, "Synthetic meta-judge SFT rows for M1 (method meta_rewarding only; 0 = none): a graded EFT response with its own judgment and a wrong one, target ending 'Winner: Judgment A|B'. MR starts from Llama-3-8B-Instruct, which can already meta-judge, so the paper configs use 0; the embedded model needs them to write a parsable verdict.")
 
 
 @dataclass
@@ -388,6 +389,7 @@ def validate(config: Config) -> None:
         # A negative limit would slice rows off the end ("rows[:-1]") instead of limiting them.
         ("data.max_ift", config.data.max_ift >= 0, "must be >= 0 (0 = all)"),
         ("data.max_eft", config.data.max_eft >= 0, "must be >= 0 (0 = all)"),
+        ("data.max_meta", config.data.max_meta >= 0, "must be >= 0 (0 = none)"),
         ("eval.max_heldout", config.eval.max_heldout >= 0, "must be >= 0 (0 = all)"),
         ("eval.win_rate_prompts", config.eval.win_rate_prompts >= 0, "must be >= 0 (0 = off)"),
         ("eval.judge_samples", config.eval.judge_samples >= 1, "must be >= 1"),

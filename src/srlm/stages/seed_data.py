@@ -1,7 +1,8 @@
 """Stage 0: the seed data this run uses, copied into ``<run>/data`` so the run is self-contained.
 
 Writes ``ift.jsonl`` (instruction data), ``eft_train.jsonl`` / ``eft_heldout.jsonl`` (judge
-data), ``sft.jsonl`` (IFT + EFT judgments as prompt/response rows for SFT) and ``stats.json``.
+data), ``sft.jsonl`` (IFT + EFT judgments as prompt/response rows for SFT, plus synthetic
+meta-judgments when a Meta-Rewarding run sets ``data.max_meta``) and ``stats.json``.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from pathlib import Path
 
 from srlm.config import Config
 from srlm.data.eft_builder import build_eft, judge_sft_rows, split_heldout
+from srlm.data.meta_builder import build_meta
 from srlm.data.seed import bundled_path, load_eft, load_ift
 from srlm.errors import UserError
 from srlm.judging.templates import load_template
@@ -48,15 +50,28 @@ def run(config: Config, run: RunDir) -> dict[str, list[dict]]:
         judge_rows = judge_rows[: cfg.max_eft]
     sft = [{"prompt": r["prompt"], "response": r["response"], "kind": "ift"} for r in ift] if cfg.sft_ift else []
     sft += [{"prompt": r["prompt"], "response": r["response"], "kind": "eft"} for r in judge_rows]
+    meta_rows = _meta_rows(config, eft_train)
+    sft += [{"prompt": r["prompt"], "response": r["response"], "kind": "meta"} for r in meta_rows]
     files = {"ift": ift, "ift_heldout": ift_heldout, "eft_train": eft_train, "eft_heldout": eft_heldout, "sft": sft}
     for name, rows in files.items():
         write_rows(folder / f"{name}.jsonl", rows)
     write_json(folder / "stats.json", {
         "ift_rows": len(ift), "ift_heldout_rows": len(ift_heldout), "eft_train_prompts": len(eft_train), "eft_heldout_prompts": len(eft_heldout),
-        "eft_judgments_for_sft": len(judge_rows), "sft_rows": len(sft),
+        "eft_judgments_for_sft": len(judge_rows), "meta_judgments_for_sft": len(meta_rows), "sft_rows": len(sft),
         "sources": {"ift": cfg.ift, "eft": cfg.eft, "eft_heldout": cfg.eft_heldout or f"{cfg.heldout_fraction:.0%} of eft"},
     })
     return files
+
+
+def _meta_rows(config: Config, eft_train: list[dict]) -> list[dict]:
+    """Synthetic meta-judge rows for SFT: only in a Meta-Rewarding run that asks for them.
+
+    Built from the EFT training rows only, so the held-out judge prompts stay unseen.
+    """
+    if config.method != "meta_rewarding" or not config.data.max_meta:
+        return []
+    template = load_template(config.meta.template, ("prompt", "response", "judgment_a", "judgment_b"))
+    return build_meta(eft_train, template, seed=config.seed, limit=config.data.max_meta)
 
 
 def _split(config: Config, ift: list[dict]) -> tuple[list[dict], list[dict], list[dict], list[dict]]:
