@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CONFIG ?= configs/tiny.yaml
 
-.PHONY: run test test-fast test-e2e test-http bench setup clean
+.PHONY: run test test-fast test-e2e test-http bench study setup clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,17 @@ test-http: $(STAMP)
 	# llama.cpp's OpenAI-compatible server, built from source (~7 minutes the first time).
 	$(BIN)/python -m pip install -q -e '.[http-server]'
 	$(BIN)/python -m pytest -q -m http_server
+
+# Every benchmark side by side with its baseline (bench/README in docs/performance.md); give
+# it the machine: another busy process on 2 cores slows both sides 5-10x.
+BENCH_ARGS ?=
+bench: $(STAMP)
+	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
+
+# The judge-quality study (issue 9): experiments/results/judge_study.{json,md}.
+STUDY_ARGS ?= --samples 3
+study: $(STAMP)
+	$(BIN)/python experiments/judge_study.py $(STUDY_ARGS)
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

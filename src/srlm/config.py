@@ -93,6 +93,7 @@ class JudgeConfig:
     top_p: float = opt(0.9, "Nucleus sampling of the judge.")
     max_new_tokens: int = opt(160, "Token limit for one judgment (SR asks for a justification of up to 100 words).")
     expected_score_fallback: bool = opt(False, "When a judgment has no parsable score, use the expected score from the digit probabilities after 'Score: ' (off: such judgments are dropped and counted).")
+    scoring: str = opt("text", "How a judgment becomes a score: 'text' = the number the judge wrote after 'Score:' (SR, MR); 'expected' = the expected digit from the judge's probabilities at its own 'Score: ' label (continuous, so fewer ties; transformers backend only). See docs/evaluation.md.")
 
 
 @dataclass
@@ -152,6 +153,7 @@ class EvalConfig:
     judge_temperature: float = opt(0.0, "Temperature when measuring the judge (0 = greedy, reproducible).")
     win_rate_prompts: int = opt(0, "Held-out IFT prompts for the head-to-head of M(t) vs M1 each iteration (0 = off).")
     win_rate_judge: str = opt("M1", "Judge for the head-to-head: 'M1' (frozen), 'current', or a model name/directory.")
+    win_rate_method: str = opt("pairwise", "How the head-to-head judge decides: 'pairwise' = one prompt shows both answers (both orders; SR's GPT-4 evaluation) or 'additive' = each answer scored alone with the judge prompt and the higher score wins (the skill EFT trains; use it with a small self-trained judge).")
 
 
 @dataclass
@@ -400,6 +402,12 @@ def validate(config: Config) -> None:
     for key, ok, message in checks:
         if not ok:
             raise UserError(f"config key '{key}': {_get(config, key)!r} {message}")
+    if config.eval.win_rate_method not in ("pairwise", "additive"):
+        raise UserError(f"config key 'eval.win_rate_method': must be 'pairwise' or 'additive', got {config.eval.win_rate_method!r}")
+    if config.judge.scoring not in ("text", "expected"):
+        raise UserError(f"config key 'judge.scoring': must be 'text' or 'expected', got {config.judge.scoring!r}")
+    if config.judge.scoring == "expected" and config.backend.kind != "transformers":
+        raise UserError("config key 'judge.scoring': 'expected' needs the model's logits, so backend.kind must be 'transformers'")
     if config.judge.expected_score_fallback and config.backend.kind != "transformers":
         raise UserError("config key 'judge.expected_score_fallback': needs the model's logits, so backend.kind must be 'transformers'")
     for section in ("sft", "dpo"):

@@ -228,6 +228,41 @@ def kendall(groups: Iterable[GroupLike], pooling: Pooling = "per_group") -> floa
     return _correlation(_groups(groups), "kendall", pooling)[0]
 
 
+def bootstrap_intervals(
+    groups: Iterable[GroupLike], draws: int = 2000, seed: int = 0, tie_credit: float = 0.5,
+) -> dict[str, list[float] | None]:
+    """95 % percentile-bootstrap intervals of pairwise accuracy and Spearman, prompts resampled.
+
+    Each group's contribution is computed once (its pairwise credit and pair count, its
+    Spearman), so a resample only re-adds them: the same numbers as recomputing the metrics
+    on every resampled set of groups, thousands of times faster.
+
+    >>> g = [Group.from_scores([1, 2, 3], [1, 2, 3]), Group.from_scores([3, 2, 1], [1, 2, 3])]
+    >>> bootstrap_intervals(g, draws=200)["pairwise_accuracy"]
+    [0.0, 1.0]
+    """
+    groups = _groups(groups)
+    pair_stats = [_pairwise([g], tie_credit)[1] for g in groups]
+    compared = np.array([c["agree"] + c["disagree"] + c["judge_tie"] for c in pair_stats], dtype=float)
+    credit = np.array([c["agree"] + tie_credit * c["judge_tie"] for c in pair_stats], dtype=float)
+    rho = np.array([_correlation([g], "spearman", "per_group")[0] for g in groups], dtype=object)
+    has_rho = np.array([r is not None for r in rho])
+    rho_values = np.array([r if r is not None else 0.0 for r in rho], dtype=float)
+    rng = np.random.default_rng(seed)
+    pairwise, spearman_draws = [], []
+    for _ in range(draws):
+        pick = rng.integers(0, len(groups), len(groups)) if groups else np.array([], dtype=int)
+        if compared[pick].sum():
+            pairwise.append(credit[pick].sum() / compared[pick].sum())
+        if has_rho[pick].any():
+            spearman_draws.append(rho_values[pick][has_rho[pick]].mean())
+
+    def interval(values: list[float]) -> list[float] | None:
+        return [round(float(np.percentile(values, 2.5)), 4), round(float(np.percentile(values, 97.5)), 4)] if values else None
+
+    return {"pairwise_accuracy": interval(pairwise), "spearman": interval(spearman_draws)}
+
+
 def reward_model_metrics(
     groups: Iterable[GroupLike], top: float = 5.0, tie_credit: float = 0.5,
     pooling: Pooling = "per_group",

@@ -131,7 +131,7 @@ def _evaluate(config: Config, run_dir: RunDir, t: int, seeds: dict, backend_fact
     if t >= 2 and config.eval.win_rate_prompts > 0:
         from srlm.evaluation import win_rate
 
-        win_rate.update_eval(ctx, seeds)
+        win_rate.update_eval(ctx, seeds, config.eval.win_rate_method)
     if ctx.iteration == t and not model_done(run_dir.model(t + 1)):
         return  # keep the loaded model for this iteration's stages
     ctx.release()

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from srlm.backends.transformers_backend import TransformersBackend
-from srlm.judging.expected import digit_token_ids, expected_score
+from srlm.judging.expected import digit_token_ids, expected_score, expected_scores, up_to_score
 from srlm.modeling import load_model, load_tokenizer
-from srlm.stages.judgments import add_expected_scores
+from srlm.stages.judgments import add_expected_means, add_expected_scores
 
 
 @pytest.fixture(scope="module")
@@ -36,3 +36,22 @@ def test_no_logits_no_fallback() -> None:
         pass
 
     assert expected_score(Remote(), [{"role": "user", "content": "x"}], "y") is None
+
+
+def test_batched_expected_scores_equal_one_at_a_time(backend: TransformersBackend) -> None:
+    """Left padding in a batch changes nothing: each row's score is the one it gets alone."""
+    conversations = [[{"role": "user", "content": "Judge this."}], [{"role": "user", "content": "Judge this much longer request, please, with care."}]]
+    judgments = ["Fine.\nScore: 3", "It rambles.\nScore: 1"]
+    batched = expected_scores(backend, conversations, judgments, batch_size=2)
+    alone = [expected_score(backend, c, up_to_score(j).removesuffix("\nScore: ").removesuffix("Score: ")) for c, j in zip(conversations, judgments)]
+    assert batched == pytest.approx(alone, abs=1e-4)
+    assert all(0.0 <= value <= 5.0 for value in batched)
+
+
+def test_expected_scoring_scores_every_sample(backend: TransformersBackend) -> None:
+    rows = [{"judgments": ["Good.\nScore: 4", "no score here"], "scores": [4.0, None], "mean_score": 4.0}]
+    add_expected_means(backend, rows, [[{"role": "user", "content": "Judge this."}]])
+    values = rows[0]["expected_scores"]
+    assert len(values) == 2 and all(0.0 <= v <= 5.0 for v in values)
+    assert rows[0]["scores"] == [4.0, None]  # the written digits stay for parse counts
+    assert rows[0]["mean_score"] == pytest.approx(sum(values) / 2)

@@ -51,6 +51,9 @@ def test_override_beats_file_beats_default(tmp_path: Path) -> None:
         ("trust_remote_code: yes please\n", [], "'trust_remote_code': expected bool"),
         ("", ["dpo.beta"], "expected key=value"),
         ("iteration_overrides:\n  first: {}\n", [], "iteration_overrides.first"),
+        ("judge:\n  scoring: logits\n", [], "'judge.scoring'"),
+        ("judge:\n  scoring: expected\nbackend:\n  kind: openai\n", [], "'judge.scoring'"),
+        ("eval:\n  win_rate_method: vibes\n", [], "'eval.win_rate_method'"),
     ],
 )
 def test_bad_configs_name_the_key(tmp_path: Path, text: str, overrides: list[str], message: str) -> None:

@@ -1,13 +1,17 @@
-"""Optional fallback score: the expected value of the digit after a forced ``Score: ``.
+"""Scores from the digit probabilities after ``Score: ``, instead of the sampled digit.
 
-Off by default (``judge.expected_score_fallback``). When a judgment has no parsable score, the
-judge's text is continued with ``"\\nScore: "`` and the probabilities of the next token being
-"0".."5" give an expected score. It needs the model's logits, so it works with the in-process
-transformers backend only.
+Two uses, both off by default and both needing the model's logits (the in-process
+transformers backend only):
+- ``judge.expected_score_fallback``: a judgment without a parsable score is continued with
+  ``"\\nScore: "`` and the probabilities of the next token being "0".."5" give its score;
+- ``judge.scoring: expected``: every judgment's score is the expected digit at its own
+  ``Score: `` label (``expected_scores``), a continuous score where sampled digits tie.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -40,3 +44,51 @@ def expected_score(backend: Any, conversation: Conversation, judgment: str, max_
     logits = model(input_ids=ids).logits[0, -1]
     probs = torch.softmax(logits[digits].float(), dim=-1)
     return float((probs * torch.arange(max_score + 1, device=probs.device)).sum())
+
+
+_SCORE_LABEL = re.compile(r"score\s*:", re.IGNORECASE)
+
+
+def up_to_score(judgment: str) -> str:
+    """The judgment up to its last ``Score:`` label, with ``"Score: "`` written the way the
+    EFT rows teach it; without a label, ``"\\nScore: "`` is appended.
+
+    >>> up_to_score("Relevant and complete.\\nScore: 4")
+    'Relevant and complete.\\nScore: '
+    >>> up_to_score("Off topic.")
+    'Off topic.\\nScore: '
+    """
+    labels = list(_SCORE_LABEL.finditer(judgment))
+    if not labels:
+        return judgment.rstrip() + "\nScore: "
+    return judgment[: labels[-1].start()] + "Score: "
+
+
+@torch.inference_mode()
+def expected_scores(backend: Any, conversations: Sequence[Conversation], judgments: Sequence[str], max_score: int = 5, batch_size: int = 8) -> list[float | None]:
+    """Expected digit score of each ``(conversation, judgment)``: the probabilities of "0".."5"
+    as the next token after the judgment's own ``Score: `` (``judge.scoring: expected``).
+
+    The sampled judgment is kept up to its score label, so the justification the model wrote
+    conditions the score, and the sampled digit is replaced by its expectation: a continuous
+    score that separates responses the sampled digits would tie. Rows are left-padded, so the
+    last position of every row is the one whose next-token distribution is read.
+    """
+    model, tokenizer = getattr(backend, "model", None), getattr(backend, "tokenizer", None)
+    digits = digit_token_ids(tokenizer, max_score) if tokenizer is not None else None
+    if model is None or digits is None:
+        return [None] * len(judgments)
+    rows = [backend.encode(c) + tokenizer(up_to_score(j), add_special_tokens=False)["input_ids"] for c, j in zip(conversations, judgments)]
+    values = torch.arange(max_score + 1, dtype=torch.float32)
+    scores: list[float | None] = []
+    for start in range(0, len(rows), batch_size):
+        batch = rows[start : start + batch_size]
+        width = max(len(r) for r in batch)
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        ids = torch.tensor([[pad] * (width - len(r)) + r for r in batch], device=model.device)
+        mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in batch], device=model.device)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        logits = model(input_ids=ids, attention_mask=mask, position_ids=positions, logits_to_keep=1).logits[:, -1]
+        probs = torch.softmax(logits[:, digits].float(), dim=-1).cpu()
+        scores += [float(p @ values) for p in probs]
+    return scores

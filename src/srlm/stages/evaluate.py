@@ -8,16 +8,17 @@ against the human (or graded) quality, plus the parse rate. Judgments are kept i
 from __future__ import annotations
 
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from srlm import distributed
 from srlm.backends.base import Sampling
 from srlm.config import Config
 from srlm.judging.templates import load_template
-from srlm.metrics import Group, reward_model_metrics
+from srlm.metrics import Group, bootstrap_intervals, reward_model_metrics
 from srlm.rundir import RowLog, write_json
 from srlm.stages.common import StageContext, chunked, log, progress
-from srlm.stages.judgments import judge_conversation, judgment_row
+from srlm.stages.judgments import judge_conversation, judgment_row, score_rows
 
 
 class JudgeContext(Protocol):
@@ -44,11 +45,17 @@ def heldout_items(heldout: list[dict], limit: int = 0) -> list[dict]:
     ]
 
 
-def groups_from(heldout: list[dict], judged: dict[str, dict]) -> list[Group]:
-    """Metric groups: the judge's mean score and the human label of each response."""
+def text_mean(row: dict) -> float | None:
+    """The mean of the digits the judge wrote (the score under ``judge.scoring: text``)."""
+    parsed = [s for s in row["scores"] if s is not None]
+    return sum(parsed) / len(parsed) if parsed else None
+
+
+def groups_from(heldout: list[dict], judged: dict[str, dict], score: Callable[[dict], float | None] = lambda row: row["mean_score"]) -> list[Group]:
+    """Metric groups: the judge's score (``score`` of its row) and the human label of each response."""
     groups = []
     for row in heldout:
-        scores = [judged[f"{row['id']}-r{k}"]["mean_score"] for k in range(len(row["responses"]))]
+        scores = [score(judged[f"{row['id']}-r{k}"]) for k in range(len(row["responses"]))]
         if "rank" in row["responses"][0]:
             groups.append(Group.from_ranks(scores, [r["rank"] for r in row["responses"]]))
         else:
@@ -67,8 +74,11 @@ def judge_items(ctx: JudgeContext, items: list[dict], log_file: RowLog, samples:
             bar.update(len(chunk) * samples)
             continue
         sampling = Sampling(temperature=temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens, n=samples, seed=ctx.seed(desc, index))
-        outputs = ctx.backend.generate([judge_conversation(template, i["prompt"], i["response"]) for i in chunk], sampling)
-        log_file.append([judgment_row(item, texts) for item, texts in zip(chunk, outputs)])
+        conversations = [judge_conversation(template, i["prompt"], i["response"]) for i in chunk]
+        outputs = ctx.backend.generate(conversations, sampling)
+        rows = [judgment_row(item, texts) for item, texts in zip(chunk, outputs)]
+        score_rows(ctx.backend, cfg, rows, conversations)
+        log_file.append(rows)
         bar.update(len(chunk) * samples)
     bar.close()
 
@@ -80,7 +90,12 @@ def judge_metrics(ctx: JudgeContext, heldout: list[dict], log_path: Path, sample
     judge_items(ctx, items, judged_log, samples, temperature, desc)
     judged_log.finish(order=[i["id"] for i in items])
     judged = {row["id"]: row for row in judged_log.rows}
-    return reward_model_metrics(groups_from(heldout, judged))
+    groups = groups_from(heldout, judged)
+    metrics = {**reward_model_metrics(groups), "ci95": bootstrap_intervals(groups)}
+    if ctx.config.judge.scoring == "expected":  # the written digits too, to compare the two
+        text_groups = groups_from(heldout, judged, text_mean)
+        metrics["text_scoring"] = {**reward_model_metrics(text_groups), "ci95": bootstrap_intervals(text_groups)}
+    return metrics
 
 
 def run(ctx: StageContext, seeds: dict) -> dict:

@@ -10,6 +10,7 @@ from collections import Counter
 
 from srlm import distributed
 from srlm.backends.base import Sampling
+from srlm.config import JudgeConfig
 from srlm.judging.parse import parse_score
 from srlm.judging.templates import fill, load_template
 from srlm.rundir import RowLog
@@ -38,9 +39,7 @@ def run(ctx: StageContext, candidates: list[dict]) -> list[dict]:
         conversations = [judge_conversation(template, c["prompt"], c["response"]) for c in chunk]
         outputs = ctx.backend.generate(conversations, sampling)
         rows = [judgment_row(c, texts) for c, texts in zip(chunk, outputs)]
-        if cfg.expected_score_fallback:
-            for row, conversation in zip(rows, conversations):
-                add_expected_scores(ctx.backend, row, conversation)
+        score_rows(ctx.backend, cfg, rows, conversations)
         log.append(rows)
         bar.update(len(chunk) * cfg.samples)
     bar.close()
@@ -58,6 +57,30 @@ def judgment_row(candidate: dict, texts: list[str]) -> dict:
         # The mean of the parsed samples, never floored (SR averages 3 samples).
         "mean_score": sum(valid) / len(valid) if valid else None,
     }
+
+
+def score_rows(backend: object, cfg: JudgeConfig, rows: list[dict], conversations: list[list[dict]]) -> None:
+    """Apply ``judge.scoring`` and ``judge.expected_score_fallback`` to freshly judged rows."""
+    if cfg.scoring == "expected":
+        add_expected_means(backend, rows, conversations)
+    elif cfg.expected_score_fallback:
+        for row, conversation in zip(rows, conversations):
+            add_expected_scores(backend, row, conversation)
+
+
+def add_expected_means(backend: object, rows: list[dict], conversations: list[list[dict]]) -> None:
+    """``judge.scoring: expected``: every sample's score is its expected digit; the mean of
+    those is ``mean_score``. ``scores`` keep the written digits (parse rate, histograms); a
+    sample without a ``Score:`` label is scored at an appended one, like the fallback.
+    """
+    from srlm.judging.expected import expected_scores
+
+    flat = [(conversation, text) for row, conversation in zip(rows, conversations) for text in row["judgments"]]
+    values = iter(expected_scores(backend, [c for c, _ in flat], [t for _, t in flat]))
+    for row in rows:
+        row["expected_scores"] = [next(values) for _ in row["judgments"]]
+        usable = [v for v in row["expected_scores"] if v is not None]
+        row["mean_score"] = sum(usable) / len(usable) if usable else None
 
 
 def add_expected_scores(backend: object, row: dict, conversation: list[dict]) -> None:
@@ -86,7 +109,8 @@ def judgment_stats(rows: list[dict]) -> dict:
         "unparsed": len(scores) - len(parsed),
         "parse_rate": round(len(parsed) / max(len(scores), 1), 4),
         "candidates_without_score": sum(1 for row in rows if row["mean_score"] is None),
-        "expected_score_fallbacks": sum(1 for row in rows for f in row.get("expected_scores", []) if f is not None),
+        # Unparsed samples that still got a score from the digit probabilities.
+        "expected_score_fallbacks": sum(1 for row in rows for s, f in zip(row["scores"], row.get("expected_scores", [])) if s is None and f is not None),
         "mean_score": round(sum(parsed) / len(parsed), 4) if parsed else None,
         "histogram": {str(k): histogram.get(str(k), 0) for k in range(6)},
     }

@@ -32,8 +32,12 @@ def to_dataset(rows: list[dict]) -> Dataset:
     )
 
 
-def train_sft(model_path: str, tokenizer: Any, rows: list[dict], cfg: SFTConfig, target: Path, *, seed: int, dtype: str, trust_remote_code: bool = False) -> dict:
-    """Fine-tune the model at ``model_path`` on ``rows`` and save it to ``target``; returns stats."""
+def train_sft(model_path: str, tokenizer: Any, rows: list[dict], cfg: SFTConfig, target: Path, *, seed: int, dtype: str, trust_remote_code: bool = False, callbacks: list | None = None) -> dict:
+    """Fine-tune the model at ``model_path`` on ``rows`` and save it to ``target``; returns stats.
+
+    ``callbacks``: extra ``transformers.TrainerCallback``s (the judge study measures the model
+    at the end of every epoch with one).
+    """
     from trl import SFTConfig as TRLSFTConfig, SFTTrainer
 
     from srlm.modeling import load_model
@@ -48,7 +52,7 @@ def train_sft(model_path: str, tokenizer: Any, rows: list[dict], cfg: SFTConfig,
         train_dataset=to_dataset(rows),
         processing_class=tokenizer,
         peft_config=peft_config(cfg.lora),
-        callbacks=[NonFiniteLossGuard()],
+        callbacks=[NonFiniteLossGuard(), *(callbacks or [])],
     )
     with loss_positions_only():
         trainer.train()

@@ -1,0 +1,79 @@
+"""The per-iteration evidence table of a run, read from its files (nothing is recomputed).
+
+For each model M(t) of ``RUN_DIR``: its judge metrics on the held-out EFT data with 95 %
+bootstrap intervals (``M<t>/eval.json`` → ``judge``), its head-to-head against M1
+(``win_rate_vs_M1``: wins / ties / losses and the score (wins + ties/2) / n with its interval,
+judged by the run's ``eval.win_rate_judge``), and from the iteration it starts
+(``iter<t>/stats.json``): the mean length of the candidates it sampled and the share of its own
+judgments that gave 5 (saturation, ALGORITHM.md section 2).
+
+    .venv/bin/python experiments/evidence.py runs/tiny_evidence > experiments/results/evidence.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("run_dir", type=Path)
+    args = p.parse_args()
+    print(table(args.run_dir))
+
+
+def read(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def models(run_dir: Path) -> list[int]:
+    return sorted(int(d.name[1:]) for d in run_dir.glob("M*") if d.name[1:].isdigit() and (d / "eval.json").exists())
+
+
+def table(run_dir: Path) -> str:
+    lines = [
+        f"Run `{run_dir}`; every number below is read from its `M<t>/eval.json` and `iter<t>/stats.json`.",
+        "",
+        "| model | judge pairwise acc. [95 % CI] | judge Spearman [95 % CI] | judge parse rate | vs M1: wins / ties / losses | vs M1: score [95 % CI] | its candidates: mean tokens | its self-judgments: share of 5 |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for t in models(run_dir):
+        evaluation = read(run_dir / f"M{t}" / "eval.json")
+        stats = read(run_dir / f"iter{t}" / "stats.json")
+        lines.append("| " + " | ".join([f"M{t}", *judge_cells(evaluation.get("judge", {})), *win_cells(t, evaluation.get("win_rate_vs_M1")), *iteration_cells(stats)]) + " |")
+    return "\n".join(lines)
+
+
+def judge_cells(judge: dict) -> list[str]:
+    ci = judge.get("ci95", {})
+    return [with_interval(judge.get("pairwise_accuracy"), ci.get("pairwise_accuracy")), with_interval(judge.get("spearman"), ci.get("spearman")), number(judge.get("parse_rate"))]
+
+
+def win_cells(t: int, outcome: dict | None) -> list[str]:
+    if t == 1:
+        return ["(M1 itself)", ""]
+    if not outcome or "wins" not in outcome:
+        return ["not measured", ""]
+    return [f"{outcome['wins']} / {outcome['ties']} / {outcome['losses']}", with_interval(outcome.get("score"), outcome.get("score_ci"))]
+
+
+def iteration_cells(stats: dict) -> list[str]:
+    if not stats:
+        return ["(no iteration)", ""]
+    histogram = stats.get("judgments", {}).get("histogram", {})
+    parsed = sum(histogram.values())
+    return [number(stats.get("candidates", {}).get("mean_length_tokens"), 1), number(histogram.get("5", 0) / parsed if parsed else None)]
+
+
+def number(value: float | None, digits: int = 2) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def with_interval(value: float | None, interval: list | None) -> str:
+    return number(value) + (f" [{interval[0]:.2f}, {interval[1]:.2f}]" if interval else "")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""The experiment scripts' pure parts: the evidence table reads a run's files as they are; the
+judge study builds its SFT set and its metrics the way the pipeline does."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _script(name: str):
+    spec = importlib.util.spec_from_file_location(f"experiments_{name}", ROOT / "experiments" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _write(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data))
+
+
+def test_evidence_table_reads_every_number_from_the_run(tmp_path: Path) -> None:
+    evidence = _script("evidence")
+    judge = {"pairwise_accuracy": 0.61, "spearman": 0.3, "parse_rate": 0.9, "ci95": {"pairwise_accuracy": [0.5, 0.7], "spearman": [0.1, 0.45]}}
+    _write(tmp_path / "M1" / "eval.json", {"judge": judge})
+    _write(tmp_path / "M2" / "eval.json", {"judge": judge, "win_rate_vs_M1": {"wins": 7, "ties": 2, "losses": 3, "score": 0.667, "score_ci": [0.42, 0.875]}})
+    _write(tmp_path / "M3" / "eval.json", {"judge": {"pairwise_accuracy": None}})
+    _write(tmp_path / "iter1" / "stats.json", {"candidates": {"mean_length_tokens": 55.25}, "judgments": {"histogram": {"4": 3, "5": 1}}})
+    lines = evidence.table(tmp_path).splitlines()
+    rows = [line for line in lines if line.startswith("| M")]
+    assert [r.split(" | ")[0] for r in rows] == ["| M1", "| M2", "| M3"]
+    assert "0.61 [0.50, 0.70]" in rows[0] and "0.30 [0.10, 0.45]" in rows[0] and "55.2" in rows[0] and "0.25" in rows[0]
+    assert "7 / 2 / 3" in rows[1] and "0.67 [0.42, 0.88]" in rows[1] and "(no iteration)" in rows[1]
+    assert "n/a" in rows[2] and "not measured" in rows[2]
+
+
+def test_study_sft_set_is_ift_then_judge_rows_without_heldout_prompts() -> None:
+    study = _script("judge_study")
+    pool, heldout = study.split_data(seed=0)
+    trial = study.Trial(eft=12, ift=5)
+    rows = study.sft_rows(trial, pool, seed=0)
+    assert len(rows) == 17
+    assert [r["prompt"] for r in rows[:5]] == [r["prompt"] for r in pool[:5]]
+    assert all(r["response"].rstrip().splitlines()[-1].startswith("Score: ") for r in rows[5:])
+    held_prompts = {row["prompt"] for row in heldout}
+    assert not any(p["prompt"] in held_prompts for p in pool)
+    assert len(heldout) == 48
+
+
+def test_study_metrics_match_the_metrics_module() -> None:
+    study = _script("judge_study")
+    from srlm.metrics import Group, reward_model_metrics
+
+    heldout = [{"id": "a", "responses": [{"score": 5}, {"score": 2}, {"score": 0}]}, {"id": "b", "responses": [{"score": 4}, {"score": 1}]}]
+    items = [(row, k, resp) for row in heldout for k, resp in enumerate(row["responses"])]
+    scores = [4.0, 2.5, 3.0, 1.0, 1.0]
+    result = study.metrics_with_ci(heldout, items, scores)
+    expected = reward_model_metrics([Group.from_scores([4.0, 2.5, 3.0], [5, 2, 0]), Group.from_scores([1.0, 1.0], [4, 1])])
+    assert result["pairwise_accuracy"] == pytest.approx(expected["pairwise_accuracy"])
+    assert result["spearman"] == pytest.approx(expected["spearman"])
+    low, high = result["pairwise_accuracy_ci95"]
+    assert low <= result["pairwise_accuracy"] <= high
