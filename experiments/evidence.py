@@ -5,7 +5,10 @@ bootstrap intervals (``M<t>/eval.json`` → ``judge``), its head-to-head against
 (``win_rate_vs_M1``: wins / ties / losses and the score (wins + ties/2) / n with its interval,
 judged by the run's ``eval.win_rate_judge``), and from the iteration it starts
 (``iter<t>/stats.json``): the mean length of the candidates it sampled and the share of its own
-judgments that gave 5 (saturation, ALGORITHM.md section 2).
+judgments that gave 5 (saturation, ALGORITHM.md section 2). A judge-free check of instruction
+following sits beside them: ROUGE-L F1 of M(t)'s greedy answers to the held-out IFT prompts
+(``M<t>/win_rate_answers.jsonl``, written by the head-to-head) against the seed's reference
+answers (``data/ift_heldout.jsonl``), with a bootstrap interval over prompts.
 
     .venv/bin/python experiments/evidence.py runs/tiny_evidence > experiments/results/evidence.md
 """
@@ -14,7 +17,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 
 def main() -> None:
@@ -36,13 +42,13 @@ def table(run_dir: Path) -> str:
     lines = [
         f"Run `{run_dir}`; every number below is read from its `M<t>/eval.json` and `iter<t>/stats.json`.",
         "",
-        "| model | judge pairwise acc. [95 % CI] | judge Spearman [95 % CI] | judge parse rate | vs M1: wins / ties / losses | vs M1: score [95 % CI] | its candidates: mean tokens | its self-judgments: share of 5 |",
-        "|---|---|---|---|---|---|---|---|",
+        "| model | judge pairwise acc. [95 % CI] | judge Spearman [95 % CI] | judge parse rate | vs M1: wins / ties / losses | vs M1: score [95 % CI] | answers: ROUGE-L vs reference [95 % CI] | answers: mean words | its candidates: mean tokens | its self-judgments: share of 5 |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for t in models(run_dir):
         evaluation = read(run_dir / f"M{t}" / "eval.json")
         stats = read(run_dir / f"iter{t}" / "stats.json")
-        lines.append("| " + " | ".join([f"M{t}", *judge_cells(evaluation.get("judge", {})), *win_cells(t, evaluation.get("win_rate_vs_M1")), *iteration_cells(stats)]) + " |")
+        lines.append("| " + " | ".join([f"M{t}", *judge_cells(evaluation.get("judge", {})), *win_cells(t, evaluation.get("win_rate_vs_M1")), *answer_cells(run_dir, t), *iteration_cells(stats)]) + " |")
     return "\n".join(lines)
 
 
@@ -57,6 +63,24 @@ def win_cells(t: int, outcome: dict | None) -> list[str]:
     if not outcome or "wins" not in outcome:
         return ["not measured", ""]
     return [f"{outcome['wins']} / {outcome['ties']} / {outcome['losses']}", with_interval(outcome.get("score"), outcome.get("score_ci"))]
+
+
+def answer_cells(run_dir: Path, t: int) -> list[str]:
+    """ROUGE-L of M(t)'s held-out answers against the reference answers, and their length."""
+    import numpy as np
+
+    from srlm.rundir import read_rows
+    from srlm.stages.prompt_filters import rouge_l, words
+
+    answers_file, references_file = run_dir / f"M{t}" / "win_rate_answers.jsonl", run_dir / "data" / "ift_heldout.jsonl"
+    if not answers_file.exists() or not references_file.exists():
+        return ["not measured", ""]
+    references = {row["id"]: row["response"] for row in read_rows(references_file)}
+    answers = [row for row in read_rows(answers_file) if row["id"] in references]
+    scores = np.array([rouge_l(words(row["answer"]), words(references[row["id"]])) for row in answers])
+    draws = np.random.default_rng(0).choice(scores, (2000, len(scores))).mean(axis=1)
+    interval = [float(np.percentile(draws, 2.5)), float(np.percentile(draws, 97.5))]
+    return [with_interval(float(scores.mean()), interval), number(float(np.mean([len(words(row["answer"])) for row in answers])), 1)]
 
 
 def iteration_cells(stats: dict) -> list[str]:

@@ -33,11 +33,15 @@ def test_evidence_table_reads_every_number_from_the_run(tmp_path: Path) -> None:
     _write(tmp_path / "M2" / "eval.json", {"judge": judge, "win_rate_vs_M1": {"wins": 7, "ties": 2, "losses": 3, "score": 0.667, "score_ci": [0.42, 0.875]}})
     _write(tmp_path / "M3" / "eval.json", {"judge": {"pairwise_accuracy": None}})
     _write(tmp_path / "iter1" / "stats.json", {"candidates": {"mean_length_tokens": 55.25}, "judgments": {"histogram": {"4": 3, "5": 1}}})
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "ift_heldout.jsonl").write_text(json.dumps({"id": "p1", "prompt": "q", "response": "the cat sat on the mat"}) + "\n")
+    (tmp_path / "M2" / "win_rate_answers.jsonl").write_text(json.dumps({"id": "p1", "prompt": "q", "answer": "the dog sat on a log"}) + "\n")
     lines = evidence.table(tmp_path).splitlines()
     rows = [line for line in lines if line.startswith("| M")]
     assert [r.split(" | ")[0] for r in rows] == ["| M1", "| M2", "| M3"]
     assert "0.61 [0.50, 0.70]" in rows[0] and "0.30 [0.10, 0.45]" in rows[0] and "55.2" in rows[0] and "0.25" in rows[0]
     assert "7 / 2 / 3" in rows[1] and "0.67 [0.42, 0.88]" in rows[1] and "(no iteration)" in rows[1]
+    assert "0.50 [0.50, 0.50]" in rows[1] and "6.0" in rows[1]  # ROUGE-L 0.5 (see prompt_filters.rouge_l), 6 words
     assert "n/a" in rows[2] and "not measured" in rows[2]
 
 
