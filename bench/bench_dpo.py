@@ -12,15 +12,13 @@ data and saving the weights are reported beside it as the whole span.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, ift_rows, parser, peak_rss_mb, write_result
+from common import ift_rows, parser, peak_rss_mb, timed_calls, worker_result, write_result
 
 
 def make_pairs(count: int) -> list[dict]:
@@ -60,12 +58,7 @@ def spawn(side: str, args, pairs_file: Path) -> dict:
     """Run one side in a fresh Python process and return what it reports."""
     command = [sys.executable, __file__, "--worker", side, "--pairs-file", str(pairs_file), "--model", args.model, "--config", args.config, "--threads", str(args.threads)]
     command += [f"--set={item}" for item in args.set] + [f"--baseline-set={item}" for item in args.baseline_set]
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
-    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
-    if done.returncode or not lines:
-        sys.stderr.write(done.stdout[-3000:] + done.stderr[-3000:])
-        raise SystemExit(f"{side} worker failed (exit {done.returncode})")
-    return json.loads(lines[-1][len("RESULT ") :])
+    return worker_result(command, side)
 
 
 def report(args, sides: dict[str, list[dict]]) -> dict:
@@ -116,30 +109,15 @@ def train_ours(path: str, pairs: list[dict], config, tmp: Path) -> tuple[dict, d
 
     with timed_trainer_train() as spent:
         stats = train_dpo(path, load_tokenizer(path), pairs, config.dpo, tmp / "model", seed=config.seed, dtype=config.dtype)
-    return {"steps": stats["steps"], "train_seconds": spent["train"], "final_loss": stats["final_loss"]}, asdict(config.dpo)
+    return {"steps": stats["steps"], "train_seconds": spent["seconds"], "final_loss": stats["final_loss"]}, asdict(config.dpo)
 
 
-@contextlib.contextmanager
 def timed_trainer_train():
     """Time every ``DPOTrainer.train`` call made inside the block, the same way on both sides
     (train_dpo calls it inside; the baseline calls it directly)."""
     import trl
 
-    spent = {"train": 0.0}
-    original = trl.DPOTrainer.train
-
-    def timed_train(self, *args, **kwargs):
-        started = time.perf_counter()
-        try:
-            return original(self, *args, **kwargs)
-        finally:
-            spent["train"] += time.perf_counter() - started
-
-    trl.DPOTrainer.train = timed_train
-    try:
-        yield spent
-    finally:
-        trl.DPOTrainer.train = original
+    return timed_calls(trl.DPOTrainer, "train")
 
 
 def parse_setting(item: str) -> tuple[str, object]:
@@ -162,7 +140,7 @@ def train_trl(path: str, pairs: list[dict], tmp: Path, overrides: dict) -> tuple
         result = trainer.train()
     trainer.save_model(str(tmp / "model"))
     settings = {k: getattr(args, k) for k in ("per_device_train_batch_size", "gradient_accumulation_steps", "gradient_checkpointing", "precompute_ref_log_probs", "max_length", "learning_rate", "bf16", "beta")}
-    return {"steps": trainer.state.global_step, "train_seconds": spent["train"], "final_loss": result.metrics.get("train_loss")}, settings
+    return {"steps": trainer.state.global_step, "train_seconds": spent["seconds"], "final_loss": result.metrics.get("train_loss")}, settings
 
 
 if __name__ == "__main__":

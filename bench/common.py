@@ -8,6 +8,7 @@ machine's cores, so absolute speeds drift while ratios taken side by side hold.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -171,3 +172,37 @@ def summary(mine: dict, theirs: dict, speedups: list[float], key: str) -> dict:
     out["unit_speedups_wall"] = [round(s, 3) for s in speedups]
     out["median_unit_speedup_wall"] = statistics.median(speedups) if speedups else None
     return out
+
+
+@contextlib.contextmanager
+def timed_calls(owner: type, name: str):
+    """Sum the wall seconds of every ``owner.name`` call made inside the block into
+    ``spent["seconds"]`` (e.g. ``Trainer.train``, which our code calls somewhere inside)."""
+    spent = {"seconds": 0.0}
+    original = getattr(owner, name)
+
+    def timed(self, *args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            spent["seconds"] += time.perf_counter() - started
+
+    setattr(owner, name, timed)
+    try:
+        yield spent
+    finally:
+        setattr(owner, name, original)
+
+
+def worker_result(command: list[str], what: str) -> dict:
+    """Run a benchmark worker in a fresh process (so ``ru_maxrss`` is its own) and return the
+    JSON it prints on its last ``RESULT`` line; its output is shown when it fails."""
+    import subprocess
+
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    if done.returncode or not lines:
+        sys.stderr.write(done.stdout[-3000:] + done.stderr[-3000:])
+        raise SystemExit(f"{what} worker failed (exit {done.returncode})")
+    return json.loads(lines[-1][len("RESULT ") :])

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ("candidates", "judging", "levers", "dpo", "run")
+BENCHES = ("candidates", "judging", "levers", "dpo", "memory", "run")
 
 
 def main() -> None:
@@ -68,6 +68,9 @@ def summary_markdown(folder: Path) -> str:
         for name in names:
             cells = [f"{w[name]['speedup_vs_baseline']:.2f}× ({w[name]['tokens_per_s']:.0f} tok/s)" if name in w else "—" for w in lv["results"].values()]
             out += f"| {name} | " + " | ".join(cells) + " |\n"
+    if mem := load(folder, "memory"):
+        out += f"\nPeak memory of training ({mem['rows']} rows, one process per setting):\n\n| stage | setting | peak RSS | s/row inside train |\n|---|---|---|---|\n"
+        out += "".join(f"| {r['stage']} | {r['setting']} | {r['peak_rss_mb']} MB | {r['train_seconds_per_row']:.2f} |\n" for r in mem["results"])
     any_result = next((x for x in (load(folder, n) for n in BENCHES) if x), None)
     if any_result:
         m = any_result["machine"]

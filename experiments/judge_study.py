@@ -82,6 +82,8 @@ def main() -> None:
     results_file = out / "judge_study.json"
     results = json.loads(results_file.read_text()) if results_file.exists() else {"trials": {}}
     results["setup"] = setup_info(args)
+    # A study grows over several invocations (trials are kept); each one is recorded.
+    results.setdefault("invocations", []).append({"date": results["setup"]["date"], "command": results["setup"]["command"]})
     model_path = resolve_model(args.model)
     train_pool, heldout = split_data(args.seed)
     heldout = heldout[: args.heldout] if args.heldout else heldout
@@ -133,7 +135,8 @@ def sft_rows(trial: Trial, pool: list[dict], seed: int) -> list[dict]:
 
 
 def run_trial(trial: Trial, model_path: str, pool: list[dict], heldout: list[dict], args: argparse.Namespace) -> dict:
-    """Train one trial, measuring the judge after every epoch."""
+    """Train one trial, measuring the judge after every epoch (``trial.epochs`` is what ran,
+    after ``--epochs``)."""
     from transformers import TrainerCallback
 
     from srlm.config import LoraConfig, SFTConfig
@@ -264,14 +267,18 @@ def markdown(results: dict) -> str:
     lines = [
         f"Held-out: {results['setup']['heldout_prompts']} prompts × 5 graded answers; greedy judgments; 95 % bootstrap intervals over prompts. {results['setup']['date']}",
         "",
-        "| trial | epoch | SFT rows | train s | parse rate | pairwise (text) | Spearman (text) | pairwise (expected) | Spearman (expected) | Kendall (expected) | 5-best (text) |",
+        "| trial | epoch | SFT rows | training s (so far) | parse rate | pairwise (text) | Spearman (text) | pairwise (expected) | Spearman (expected) | Kendall (expected) | 5-best (text) |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, trial in results["trials"].items():
+        measured_before = 0.0
         for e in trial["epochs"]:
             t, x = e["greedy"]["text"], e["greedy"]["expected"]
+            # train_seconds counts from the start of training; earlier epochs' measuring is not training.
+            train_s = round(e["train_seconds"] - measured_before, 1) if "train_seconds" in e else ""
+            measured_before += e["measure_seconds"]
             lines.append(
-                f"| {name} | {e['epoch']} | {trial.get('sft_rows', 0)} | {e.get('train_seconds', '')} | {_f(t['parse_rate'])} | {_ci(t, 'pairwise_accuracy')} | {_ci(t, 'spearman')} | {_ci(x, 'pairwise_accuracy')} | {_ci(x, 'spearman')} | {_f(x['kendall'])} | {_f(t['five_best'])} |"
+                f"| {name} | {e['epoch']} | {trial.get('sft_rows', 0)} | {train_s} | {_f(t['parse_rate'])} | {_ci(t, 'pairwise_accuracy')} | {_ci(t, 'spearman')} | {_ci(x, 'pairwise_accuracy')} | {_ci(x, 'spearman')} | {_f(x['kendall'])} | {_f(t['five_best'])} |"
             )
     sampled = [(name, e, key) for name, trial in results["trials"].items() for e in trial["epochs"] for key in e if key.startswith("sampled_")]
     if sampled:
