@@ -38,14 +38,22 @@ def test_no_logits_no_fallback() -> None:
     assert expected_score(Remote(), [{"role": "user", "content": "x"}], "y") is None
 
 
-def test_batched_expected_scores_equal_one_at_a_time(backend: TransformersBackend) -> None:
-    """Left padding in a batch changes nothing: each row's score is the one it gets alone."""
-    conversations = [[{"role": "user", "content": "Judge this."}], [{"role": "user", "content": "Judge this much longer request, please, with care."}]]
-    judgments = ["Fine.\nScore: 3", "It rambles.\nScore: 1"]
-    batched = expected_scores(backend, conversations, judgments, batch_size=2)
+RUBRIC = "Review the user's question and the response below with the additive five-point rubric, one point per criterion met. " * 3
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_batched_expected_scores_equal_one_at_a_time(tiny_model_dir: Path, fast: bool) -> None:
+    """Batches (the shared rubric's KV cached, pads between prefix and suffix) change nothing:
+    each row's score is what a plain forward of it alone gives."""
+    backend = TransformersBackend(load_model(str(tiny_model_dir)), load_tokenizer(str(tiny_model_dir)), batch_size=2, fast=fast)
+    conversations = [[{"role": "user", "content": RUBRIC + tail}] for tail in ("Short.", "A much longer answer to judge, with more words in it.", "Mid length answer.")]
+    judgments = ["Fine.\nScore: 3", "It rambles.\nScore: 1", "no label"]
+    batched = expected_scores(backend, conversations, judgments)
     alone = [expected_score(backend, c, up_to_score(j).removesuffix("\nScore: ").removesuffix("Score: ")) for c, j in zip(conversations, judgments)]
     assert batched == pytest.approx(alone, abs=1e-4)
     assert all(0.0 <= value <= 5.0 for value in batched)
+    if fast:
+        assert backend._prefix is not None and len(backend._prefix.ids) >= 32  # the cached path ran
 
 
 def test_expected_scoring_scores_every_sample(backend: TransformersBackend) -> None:

@@ -123,24 +123,61 @@ class TransformersBackend:
     # -- the fast path --------------------------------------------------------------------
 
     @torch.inference_mode()
-    def _sample_fast(self, prompts: list[list[int]], counts: list[int], prefix: _Prefix | None, sampling: Sampling, generator: torch.Generator) -> list[list[int]]:
-        """One batch: prefill each prompt once, repeat its cache ``count`` times, decode."""
+    def next_token_logits(self, sequences: Sequence[list[int]]) -> torch.Tensor:
+        """The model's next-token logits after each token sequence, one row each (float32, CPU).
+
+        Batched like generation: length-sorted batches, and on the fast path the prefix all
+        sequences share (the judge rubric) comes from the cached KV, so only each suffix is
+        computed. ``judging.expected`` reads the digit probabilities after ``Score: `` this way.
+        """
+        order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
+        prefix = self._shared_prefix([list(s) for s in sequences]) if self.fast else None
+        rows: dict[int, torch.Tensor] = {}
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start : start + self.batch_size]
+            if self.fast:
+                logits = self._prefill([list(sequences[i]) for i in batch], prefix, room=0)[0]
+            else:
+                logits = self._left_padded_logits([list(sequences[i]) for i in batch])
+            rows.update({i: row.float().cpu() for i, row in zip(batch, logits)})
+        return torch.stack([rows[i] for i in range(len(sequences))])
+
+    def _left_padded_logits(self, prompts: list[list[int]]) -> torch.Tensor:
+        """The plain path's last-position logits: left padding, positions from the mask."""
+        width = max(len(p) for p in prompts)
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.stop_ids[0]
+        ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts], device=self.model.device)
+        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=self.model.device)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        return self.model(input_ids=ids, attention_mask=mask, position_ids=positions, logits_to_keep=1).logits[:, -1]
+
+    def _prefill(self, prompts: list[list[int]], prefix: _Prefix | None, room: int) -> tuple[torch.Tensor, _BufferCache, torch.Tensor, torch.Tensor]:
+        """Prefill one batch after the cached prefix: (last logits, cache, mask, positions).
+
+        Pads go between the prefix and each suffix; the mask hides them and positions skip
+        them, so each row computes what it would alone. The cache has ``room`` extra positions.
+        """
         device = self.model.device
         start = len(prefix.ids) if prefix else 0
         suffixes = [ids[start:] for ids in prompts]
         width = max(len(s) for s in suffixes)
-        # Pads go between the prefix and each suffix; the mask hides them and positions skip them.
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.stop_ids[0]
         input_ids = torch.tensor([[pad] * (width - len(s)) + s for s in suffixes], device=device)
         suffix_mask = torch.tensor([[0] * (width - len(s)) + [1] * len(s) for s in suffixes], device=device)
         mask = torch.cat([torch.ones(len(prompts), start, dtype=torch.long, device=device), suffix_mask], dim=1)
         positions = (start + suffix_mask.cumsum(1) - 1).clamp(min=start)
-        cache = _BufferCache.from_prefix(prefix, len(prompts), start + width) if prefix else _BufferCache.empty(self.model)
+        cache = _BufferCache.from_prefix(prefix, len(prompts), start + width + room) if prefix else _BufferCache.empty(self.model)
         out = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions, past_key_values=cache, use_cache=True, logits_to_keep=1)
-        repeat = torch.repeat_interleave(torch.arange(len(prompts), device=device), torch.tensor(counts, device=device))
+        return out.logits[:, -1], cache, mask, positions
+
+    @torch.inference_mode()
+    def _sample_fast(self, prompts: list[list[int]], counts: list[int], prefix: _Prefix | None, sampling: Sampling, generator: torch.Generator) -> list[list[int]]:
+        """One batch: prefill each prompt once, repeat its cache ``count`` times, decode."""
+        logits, cache, mask, positions = self._prefill(prompts, prefix, room=0)
+        repeat = torch.repeat_interleave(torch.arange(len(prompts), device=logits.device), torch.tensor(counts, device=logits.device))
         cache.select(repeat, room=sampling.max_new_tokens)
         last = positions[:, -1][repeat]
-        return self._decode_loop(out.logits[repeat, -1], cache, mask[repeat], last, sampling, generator)
+        return self._decode_loop(logits[repeat], cache, mask[repeat], last, sampling, generator)
 
     def _decode_loop(self, logits: torch.Tensor, cache: _BufferCache, mask: torch.Tensor, last: torch.Tensor, sampling: Sampling, generator: torch.Generator) -> list[list[int]]:
         """Sample until every row has stopped or reached ``max_new_tokens``; drop stopped rows."""

@@ -64,31 +64,21 @@ def up_to_score(judgment: str) -> str:
     return judgment[: labels[-1].start()] + "Score: "
 
 
-@torch.inference_mode()
-def expected_scores(backend: Any, conversations: Sequence[Conversation], judgments: Sequence[str], max_score: int = 5, batch_size: int = 8) -> list[float | None]:
+def expected_scores(backend: Any, conversations: Sequence[Conversation], judgments: Sequence[str], max_score: int = 5) -> list[float | None]:
     """Expected digit score of each ``(conversation, judgment)``: the probabilities of "0".."5"
     as the next token after the judgment's own ``Score: `` (``judge.scoring: expected``).
 
     The sampled judgment is kept up to its score label, so the justification the model wrote
     conditions the score, and the sampled digit is replaced by its expectation: a continuous
-    score that separates responses the sampled digits would tie. Rows are left-padded, so the
-    last position of every row is the one whose next-token distribution is read.
+    score that separates responses the sampled digits would tie. The backend computes the
+    logits in batches, with the judge rubric's cached KV (one forward of each suffix).
     """
-    model, tokenizer = getattr(backend, "model", None), getattr(backend, "tokenizer", None)
+    tokenizer = getattr(backend, "tokenizer", None)
     digits = digit_token_ids(tokenizer, max_score) if tokenizer is not None else None
-    if model is None or digits is None:
+    if digits is None or not hasattr(backend, "next_token_logits"):
         return [None] * len(judgments)
     rows = [backend.encode(c) + tokenizer(up_to_score(j), add_special_tokens=False)["input_ids"] for c, j in zip(conversations, judgments)]
-    values = torch.arange(max_score + 1, dtype=torch.float32)
-    scores: list[float | None] = []
-    for start in range(0, len(rows), batch_size):
-        batch = rows[start : start + batch_size]
-        width = max(len(r) for r in batch)
-        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-        ids = torch.tensor([[pad] * (width - len(r)) + r for r in batch], device=model.device)
-        mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in batch], device=model.device)
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        logits = model(input_ids=ids, attention_mask=mask, position_ids=positions, logits_to_keep=1).logits[:, -1]
-        probs = torch.softmax(logits[:, digits].float(), dim=-1).cpu()
-        scores += [float(p @ values) for p in probs]
-    return scores
+    if not rows:
+        return []
+    probs = torch.softmax(backend.next_token_logits(rows)[:, digits], dim=-1)
+    return [float(p) for p in probs @ torch.arange(max_score + 1, dtype=torch.float32)]
