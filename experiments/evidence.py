@@ -26,8 +26,26 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run_dir", type=Path)
+    p.add_argument("--with-m0", action="store_true", help="also answer the held-out prompts with M0 (the model before SFT; greedy, the head-to-head's decoding) into <run>/M0/win_rate_answers.jsonl and add its row: is ordinary instruction following intact after SFT?")
     args = p.parse_args()
+    if args.with_m0:
+        answer_with_m0(args.run_dir)
     print(table(args.run_dir))
+
+
+def answer_with_m0(run_dir: Path) -> None:
+    """M0's greedy answers to the win-rate prompts, made the way the head-to-head makes M(t)'s."""
+    from srlm.evaluation.compare import answer_sampling, generate_answers
+    from srlm.evaluation.judges import ModelRef, model_context, run_config
+    from srlm.modeling import resolve_model
+    from srlm.rundir import read_rows
+
+    config = run_config(run_dir)
+    prompts = [{"id": r["id"], "prompt": r["prompt"]} for r in read_rows(run_dir / "data" / "ift_heldout.jsonl")[: config.eval.win_rate_prompts]]
+    (run_dir / "M0").mkdir(exist_ok=True)
+    m0 = model_context(ModelRef("M0", Path(resolve_model(config.model)), config.model), config)
+    generate_answers(m0, prompts, answer_sampling(config), run_dir / "M0" / "win_rate_answers.jsonl", "M0 answers")
+    m0.release()
 
 
 def read(path: Path) -> dict:
@@ -35,7 +53,9 @@ def read(path: Path) -> dict:
 
 
 def models(run_dir: Path) -> list[int]:
-    return sorted(int(d.name[1:]) for d in run_dir.glob("M*") if d.name[1:].isdigit() and (d / "eval.json").exists())
+    """M(t) with an eval.json, and M0 when its answers were made (``--with-m0``)."""
+    found = [int(d.name[1:]) for d in run_dir.glob("M*") if d.name[1:].isdigit() and ((d / "eval.json").exists() or (d / "win_rate_answers.jsonl").exists())]
+    return sorted(found)
 
 
 def table(run_dir: Path) -> str:
@@ -58,6 +78,8 @@ def judge_cells(judge: dict) -> list[str]:
 
 
 def win_cells(t: int, outcome: dict | None) -> list[str]:
+    if t == 0:
+        return ["(before SFT)", ""]
     if t == 1:
         return ["(M1 itself)", ""]
     if not outcome or "wins" not in outcome:

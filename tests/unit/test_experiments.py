@@ -71,3 +71,11 @@ def test_study_metrics_match_the_metrics_module() -> None:
     assert result["spearman"] == pytest.approx(expected["spearman"])
     low, high = result["pairwise_accuracy_ci95"]
     assert low <= result["pairwise_accuracy"] <= high
+
+
+def test_published_evidence_table_matches_the_run_files_beside_it() -> None:
+    """experiments/results/evidence.md is what evidence.py reads from the run's files kept there."""
+    evidence = _script("evidence")
+    published = (ROOT / "experiments" / "results" / "evidence.md").read_text()
+    rows = [line for line in evidence.table(ROOT / "experiments" / "results" / "tiny_evidence").splitlines() if line.startswith("| M")]
+    assert rows and all(row in published for row in rows)
