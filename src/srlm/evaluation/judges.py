@@ -8,7 +8,6 @@ OpenAI-compatible chat endpoint whose key is read from an environment variable a
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import json
 import re
@@ -18,6 +17,7 @@ from typing import Any, Callable
 
 from srlm.config import Config, from_dict, load_config, read_yaml
 from srlm.errors import UserError
+from srlm.modeling import free_memory
 from srlm.rundir import RunDir, model_done
 from srlm.stages.common import stable_seed
 
@@ -63,7 +63,7 @@ class EvalContext:
     def release(self) -> None:
         """Free the model before the next one is loaded (a 70B model does not fit twice)."""
         self._backend = None
-        gc.collect()
+        free_memory()
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import logging
 from dataclasses import dataclass, field
@@ -14,6 +13,7 @@ from tqdm import tqdm
 from srlm import distributed
 from srlm.config import Config
 from srlm.errors import UserError
+from srlm.modeling import free_memory
 from srlm.rundir import RunDir, read_json, write_json
 
 log = logging.getLogger("srlm")
@@ -78,7 +78,7 @@ class StageContext:
         if close is not None:
             close()
         self._backend = None
-        gc.collect()
+        free_memory()
 
     def seed(self, stage: str, *chunk: int) -> int:
         """The seed of one chunk of one stage: independent of what ran before (resumable)."""
