@@ -117,6 +117,7 @@ def save_model(model: Any, tokenizer: Any, target: Path) -> None:
 def save_trained(trainer: Any, tokenizer: Any, target: Path) -> None:
     """Save a trainer's model like ``save_model``; FSDP and DeepSpeed shards are gathered first."""
     if not (trainer.is_fsdp_enabled or trainer.is_deepspeed_enabled):
+        release_training_state(trainer)
         save_model(trainer.model, tokenizer, target)
         return
     gathered = target.with_name(target.name + ".gathered")
@@ -124,6 +125,17 @@ def save_trained(trainer: Any, tokenizer: Any, target: Path) -> None:
     # Gathering the shards is a collective: every process calls it, the main process writes.
     trainer.save_model(str(gathered))
     on_main(_from_gathered, gathered, tokenizer, target)
+
+
+def release_training_state(trainer: Any) -> None:
+    """Free the optimizer's moments and the gradients (3x the weights in float32) before saving:
+    the weights alone are saved, and the save's own buffers then do not add to the peak."""
+    from srlm.modeling import free_memory
+
+    trainer.accelerator.free_memory()  # drops accelerate's references to optimizer and scheduler
+    trainer.optimizer, trainer.lr_scheduler = None, None
+    trainer.model.zero_grad(set_to_none=True)
+    free_memory()
 
 
 def _save_whole(model: Any, tokenizer: Any, target: Path) -> None:
