@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 from srlm.backends.transformers_backend import TransformersBackend
 from srlm.judging.expected import digit_token_ids, expected_score, expected_scores, up_to_score
@@ -63,3 +64,29 @@ def test_expected_scoring_scores_every_sample(backend: TransformersBackend) -> N
     assert len(values) == 2 and all(0.0 <= v <= 5.0 for v in values)
     assert rows[0]["scores"] == [4.0, None]  # the written digits stay for parse counts
     assert rows[0]["mean_score"] == pytest.approx(sum(values) / 2)
+
+
+def test_plain_path_reads_logits_of_a_model_without_logits_to_keep(tiny_model_dir: Path) -> None:
+    """A forward without ``logits_to_keep`` sends a model down the plain path; its expected
+    scores are still the plain forward's."""
+    inner = load_model(str(tiny_model_dir))
+
+    class NoLogitsToKeep(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner, self.config, self.generation_config = inner, inner.config, inner.generation_config
+
+        @property
+        def device(self) -> torch.device:
+            return inner.device
+
+        def forward(self, input_ids, attention_mask=None, position_ids=None):  # noqa: ANN001
+            return inner(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids)
+
+    backend = TransformersBackend(NoLogitsToKeep(), load_tokenizer(str(tiny_model_dir)), batch_size=2)
+    assert not backend.fast
+    conversations = [[{"role": "user", "content": RUBRIC + tail}] for tail in ("Short.", "A much longer answer to judge, with more words.")]
+    judgments = ["Fine.\nScore: 3", "It rambles.\nScore: 1"]
+    reference = TransformersBackend(inner, load_tokenizer(str(tiny_model_dir)), fast=False)
+    alone = [expected_score(reference, c, j.split("\nScore")[0]) for c, j in zip(conversations, judgments)]
+    assert expected_scores(backend, conversations, judgments) == pytest.approx(alone, abs=1e-4)

@@ -131,7 +131,7 @@ class TransformersBackend:
         computed. ``judging.expected`` reads the digit probabilities after ``Score: `` this way.
         """
         order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
-        prefix = self._shared_prefix([list(s) for s in sequences]) if self.fast else None
+        prefix = self._shared_prefix(list(sequences)) if self.fast else None
         rows: dict[int, torch.Tensor] = {}
         for start in range(0, len(order), self.batch_size):
             batch = order[start : start + self.batch_size]
@@ -143,13 +143,13 @@ class TransformersBackend:
         return torch.stack([rows[i] for i in range(len(sequences))])
 
     def _left_padded_logits(self, prompts: list[list[int]]) -> torch.Tensor:
-        """The plain path's last-position logits: left padding, positions from the mask."""
-        width = max(len(p) for p in prompts)
-        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.stop_ids[0]
-        ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts], device=self.model.device)
-        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=self.model.device)
+        """The plain path's last-position logits: padded as ``_sample_plain`` pads for
+        ``generate``, positions from the mask as ``generate`` computes them. No
+        ``logits_to_keep``: a forward without it is one reason a model takes this path."""
+        padded = self.tokenizer.pad({"input_ids": prompts}, padding=True, return_tensors="pt")
+        mask = padded["attention_mask"].to(self.model.device)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        return self.model(input_ids=ids, attention_mask=mask, position_ids=positions, logits_to_keep=1).logits[:, -1]
+        return self.model(input_ids=padded["input_ids"].to(self.model.device), attention_mask=mask, position_ids=positions).logits[:, -1]
 
     def _prefill(self, prompts: list[list[int]], prefix: _Prefix | None, room: int) -> tuple[torch.Tensor, _BufferCache, torch.Tensor, torch.Tensor]:
         """Prefill one batch after the cached prefix: (last logits, cache, mask, positions).
