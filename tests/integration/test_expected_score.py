@@ -29,6 +29,8 @@ def test_fallback_fills_only_unparsed_samples(backend: TransformersBackend) -> N
     add_expected_scores(backend, row, [{"role": "user", "content": "Judge this."}])
     assert row["scores"] == [4.0, None]  # the parsed record is never rewritten
     assert row["expected_scores"][0] is None and 0.0 <= row["expected_scores"][1] <= 5.0
+    # The fallback continues the whole judgment with "\nScore: ".
+    assert row["expected_scores"][1] == pytest.approx(plain_expected(backend.model, backend.tokenizer, backend, [{"role": "user", "content": "Judge this."}], "no score here\nScore: "), abs=1e-4)
     assert row["mean_score"] == pytest.approx((4.0 + row["expected_scores"][1]) / 2)
 
 
@@ -37,6 +39,15 @@ def test_no_logits_no_fallback() -> None:
         pass
 
     assert expected_score(Remote(), [{"role": "user", "content": "x"}], "y") is None
+
+
+def plain_expected(model, tokenizer, backend: TransformersBackend, conversation: list[dict], continuation: str) -> float:  # noqa: ANN001
+    """The reference: one unpadded, uncached forward of the whole sequence."""
+    ids = backend.encode(conversation) + tokenizer(continuation, add_special_tokens=False)["input_ids"]
+    with torch.inference_mode():
+        logits = model(input_ids=torch.tensor([ids])).logits[0, -1]
+    probs = torch.softmax(logits[digit_token_ids(tokenizer)].float(), dim=-1)
+    return float((probs * torch.arange(6)).sum())
 
 
 RUBRIC = "Review the user's question and the response below with the additive five-point rubric, one point per criterion met. " * 3
@@ -50,7 +61,7 @@ def test_batched_expected_scores_equal_one_at_a_time(tiny_model_dir: Path, fast:
     conversations = [[{"role": "user", "content": RUBRIC + tail}] for tail in ("Short.", "A much longer answer to judge, with more words in it.", "Mid length answer.")]
     judgments = ["Fine.\nScore: 3", "It rambles.\nScore: 1", "no label"]
     batched = expected_scores(backend, conversations, judgments)
-    alone = [expected_score(backend, c, up_to_score(j).removesuffix("\nScore: ").removesuffix("Score: ")) for c, j in zip(conversations, judgments)]
+    alone = [plain_expected(backend.model, backend.tokenizer, backend, c, up_to_score(j)) for c, j in zip(conversations, judgments)]
     assert batched == pytest.approx(alone, abs=1e-4)
     assert all(0.0 <= value <= 5.0 for value in batched)
     if fast:
@@ -87,6 +98,5 @@ def test_plain_path_reads_logits_of_a_model_without_logits_to_keep(tiny_model_di
     assert not backend.fast
     conversations = [[{"role": "user", "content": RUBRIC + tail}] for tail in ("Short.", "A much longer answer to judge, with more words.")]
     judgments = ["Fine.\nScore: 3", "It rambles.\nScore: 1"]
-    reference = TransformersBackend(inner, load_tokenizer(str(tiny_model_dir)), fast=False)
-    alone = [expected_score(reference, c, j.split("\nScore")[0]) for c, j in zip(conversations, judgments)]
+    alone = [plain_expected(inner, backend.tokenizer, backend, c, up_to_score(j)) for c, j in zip(conversations, judgments)]
     assert expected_scores(backend, conversations, judgments) == pytest.approx(alone, abs=1e-4)

@@ -30,20 +30,15 @@ def digit_token_ids(tokenizer: Any, max_score: int = 5) -> list[int] | None:
     return ids
 
 
-@torch.inference_mode()
+def fallback_scores(backend: Any, conversations: Sequence[Conversation], judgments: Sequence[str], max_score: int = 5) -> list[float | None]:
+    """``judge.expected_score_fallback``: the expected digit after each whole judgment continued
+    with ``"\\nScore: "`` (for judgments whose written score could not be parsed)."""
+    return _digit_expectations(backend, conversations, [j.rstrip() + "\nScore: " for j in judgments], max_score)
+
+
 def expected_score(backend: Any, conversation: Conversation, judgment: str, max_score: int = 5) -> float | None:
     """Expected score from the digit probabilities after ``judgment + "\\nScore: "``."""
-    model, tokenizer = getattr(backend, "model", None), getattr(backend, "tokenizer", None)
-    if model is None or tokenizer is None:
-        return None
-    digits = digit_token_ids(tokenizer, max_score)
-    if digits is None:
-        return None
-    suffix = tokenizer(judgment.rstrip() + "\nScore: ", add_special_tokens=False)["input_ids"]
-    ids = torch.tensor([backend.encode(conversation) + suffix], device=model.device)
-    logits = model(input_ids=ids).logits[0, -1]
-    probs = torch.softmax(logits[digits].float(), dim=-1)
-    return float((probs * torch.arange(max_score + 1, device=probs.device)).sum())
+    return fallback_scores(backend, [conversation], [judgment], max_score)[0]
 
 
 _SCORE_LABEL = re.compile(r"score\s*:", re.IGNORECASE)
@@ -70,15 +65,24 @@ def expected_scores(backend: Any, conversations: Sequence[Conversation], judgmen
 
     The sampled judgment is kept up to its score label, so the justification the model wrote
     conditions the score, and the sampled digit is replaced by its expectation: a continuous
-    score that separates responses the sampled digits would tie. The backend computes the
-    logits in batches, with the judge rubric's cached KV (one forward of each suffix).
+    score that separates responses the sampled digits would tie.
+    """
+    return _digit_expectations(backend, conversations, [up_to_score(j) for j in judgments], max_score)
+
+
+def _digit_expectations(backend: Any, conversations: Sequence[Conversation], continuations: Sequence[str], max_score: int) -> list[float | None]:
+    """The expected next digit after each conversation's assistant turn opened with its
+    continuation (text ending in ``Score: ``); all ``None`` without the model's logits.
+
+    The backend computes the logits in batches, with the judge rubric's cached KV (one forward
+    of each suffix).
     """
     tokenizer = getattr(backend, "tokenizer", None)
     digits = digit_token_ids(tokenizer, max_score) if tokenizer is not None else None
     if digits is None or not hasattr(backend, "next_token_logits"):
-        return [None] * len(judgments)
-    rows = [backend.encode(c) + tokenizer(up_to_score(j), add_special_tokens=False)["input_ids"] for c, j in zip(conversations, judgments)]
-    if not rows:
+        return [None] * len(continuations)
+    if not continuations:
         return []
+    rows = [backend.encode(c) + tokenizer(text, add_special_tokens=False)["input_ids"] for c, text in zip(conversations, continuations)]
     probs = torch.softmax(backend.next_token_logits(rows)[:, digits], dim=-1)
     return [float(p) for p in probs @ torch.arange(max_score + 1, dtype=torch.float32)]

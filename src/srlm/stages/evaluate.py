@@ -7,8 +7,8 @@ against the human (or graded) quality, plus the parse rate. Judgments are kept i
 
 from __future__ import annotations
 
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Protocol
 
 from srlm import distributed
@@ -18,7 +18,7 @@ from srlm.judging.templates import load_template
 from srlm.metrics import Group, bootstrap_intervals, reward_model_metrics
 from srlm.rundir import RowLog, write_json
 from srlm.stages.common import StageContext, chunked, log, progress
-from srlm.stages.judgments import judge_conversation, judgment_row, score_rows
+from srlm.stages.judgments import judge_conversation, judgment_row, mean_of, score_rows
 
 
 class JudgeContext(Protocol):
@@ -47,8 +47,7 @@ def heldout_items(heldout: list[dict], limit: int = 0) -> list[dict]:
 
 def text_mean(row: dict) -> float | None:
     """The mean of the digits the judge wrote (the score under ``judge.scoring: text``)."""
-    parsed = [s for s in row["scores"] if s is not None]
-    return sum(parsed) / len(parsed) if parsed else None
+    return mean_of(row["scores"])
 
 
 def groups_from(heldout: list[dict], judged: dict[str, dict], score: Callable[[dict], float | None] = lambda row: row["mean_score"]) -> list[Group]:

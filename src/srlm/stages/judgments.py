@@ -7,6 +7,7 @@ score is kept in the file with ``score: null`` and counted; it never becomes 0 o
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 
 from srlm import distributed
 from srlm.backends.base import Sampling
@@ -48,14 +49,12 @@ def run(ctx: StageContext, candidates: list[dict]) -> list[dict]:
 
 def judgment_row(candidate: dict, texts: list[str]) -> dict:
     scores = [parse_score(text) for text in texts]
-    valid = [s for s in scores if s is not None]
     return {
         "id": candidate["id"],
         "prompt_id": candidate["prompt_id"],
         "judgments": texts,
         "scores": scores,
-        # The mean of the parsed samples, never floored (SR averages 3 samples).
-        "mean_score": sum(valid) / len(valid) if valid else None,
+        "mean_score": mean_of(scores),
     }
 
 
@@ -79,8 +78,7 @@ def add_expected_means(backend: object, rows: list[dict], conversations: list[li
     values = iter(expected_scores(backend, [c for c, _ in flat], [t for _, t in flat]))
     for row in rows:
         row["expected_scores"] = [next(values) for _ in row["judgments"]]
-        usable = [v for v in row["expected_scores"] if v is not None]
-        row["mean_score"] = sum(usable) / len(usable) if usable else None
+        row["mean_score"] = mean_of(row["expected_scores"])
 
 
 def add_expected_scores(backend: object, row: dict, conversation: list[dict]) -> None:
@@ -89,12 +87,19 @@ def add_expected_scores(backend: object, row: dict, conversation: list[dict]) ->
     The parsed ``scores`` stay as they are (null = unparsed); ``expected_scores`` holds the
     fallback per sample and ``mean_score`` uses parsed scores first, then fallbacks.
     """
-    from srlm.judging.expected import expected_score
+    from srlm.judging.expected import fallback_scores
 
-    fallback = [None if score is not None else expected_score(backend, conversation, text) for text, score in zip(row["judgments"], row["scores"])]
-    row["expected_scores"] = fallback
-    values = [s if s is not None else f for s, f in zip(row["scores"], fallback) if (s if s is not None else f) is not None]
-    row["mean_score"] = sum(values) / len(values) if values else None
+    unparsed = [i for i, score in enumerate(row["scores"]) if score is None]
+    found = dict(zip(unparsed, fallback_scores(backend, [conversation] * len(unparsed), [row["judgments"][i] for i in unparsed])))
+    row["expected_scores"] = [found.get(i) for i in range(len(row["scores"]))]
+    row["mean_score"] = mean_of(s if s is not None else f for s, f in zip(row["scores"], row["expected_scores"]))
+
+
+def mean_of(values: Iterable[float | None]) -> float | None:
+    """The mean of the values that are not None, or None: unparsed samples are left out,
+    never counted as 0 (SR averages the parsed samples, never floored)."""
+    usable = [v for v in values if v is not None]
+    return sum(usable) / len(usable) if usable else None
 
 
 def judgment_stats(rows: list[dict]) -> dict:
