@@ -175,13 +175,15 @@ def measure_path(model_path: str, heldout: list[dict], args: argparse.Namespace)
 def measure(model: Any, tokenizer: Any, heldout: list[dict], args: argparse.Namespace, samples: int) -> dict:
     """Greedy judgments of every held-out answer (and ``samples`` sampled ones), scored both ways."""
     from srlm.backends.transformers_backend import TransformersBackend
+    from srlm.stages.evaluate import heldout_items
+    from srlm.stages.judgments import judge_conversation
 
     started = time.time()
     # A fresh backend: its cached rubric prefix must come from the weights as they are now.
     backend = TransformersBackend(model, tokenizer, batch_size=16)
     template = load_template("additive_5pt", ("prompt", "response"))
-    items = [(row, k, resp) for row in heldout for k, resp in enumerate(row["responses"])]
-    conversations = [[{"role": "user", "content": _fill(template, row["prompt"], resp["text"])}] for row, _, resp in items]
+    items = heldout_items(heldout)
+    conversations = [judge_conversation(template, item["prompt"], item["response"]) for item in items]
     out = {"greedy": judge_and_score(backend, conversations, items, heldout, Sampling(temperature=0.0, max_new_tokens=args.max_new_tokens, n=1, seed=args.seed))}
     if samples:
         out[f"sampled_{samples}"] = judge_and_score(backend, conversations, items, heldout, Sampling(temperature=0.7, top_p=0.9, max_new_tokens=args.max_new_tokens, n=samples, seed=args.seed))
@@ -189,43 +191,31 @@ def measure(model: Any, tokenizer: Any, heldout: list[dict], args: argparse.Name
     return out
 
 
-def _fill(template: str, prompt: str, response: str) -> str:
-    from srlm.judging.templates import fill
+def judge_and_score(backend: Any, conversations: list, items: list[dict], heldout: list[dict], sampling: Sampling) -> dict:
+    """Judge as the judgments stage does, then score each judgment by its written digit and by
+    its expected digit (``judge.scoring: expected``)."""
+    from srlm.stages.evaluate import groups_from, text_mean
+    from srlm.stages.judgments import add_expected_means, judgment_row
 
-    return fill(template, prompt=prompt, response=response)
-
-
-def judge_and_score(backend: Any, conversations: list, items: list, heldout: list[dict], sampling: Sampling) -> dict:
-    """Judge, then score each judgment by its written digit and by its expected digit."""
-    from srlm.judging.expected import expected_scores
-    from srlm.judging.parse import parse_score
-
-    texts: list[list[str]] = []
-    for start in range(0, len(conversations), max(1, 16 // sampling.n)):
-        texts += backend.generate(conversations[start : start + max(1, 16 // sampling.n)], sampling)
-    flat = [(conv, t) for conv, ts in zip(conversations, texts) for t in ts]
-    expected = iter(expected_scores(backend, [c for c, _ in flat], [t for _, t in flat]))
-    written = [[parse_score(t) for t in ts] for ts in texts]
-    by_expected = [[next(expected) for _ in ts] for ts in texts]
+    per_call = max(1, backend.batch_size // sampling.n)  # as the judgments stage chunks
+    rows: list[dict] = []
+    for start in range(0, len(items), per_call):
+        chunk = slice(start, start + per_call)
+        rows += [judgment_row(item, texts) for item, texts in zip(items[chunk], backend.generate(conversations[chunk], sampling))]
+    judged = {row["id"]: row for row in rows}
+    by_text = metrics_with_ci(groups_from(heldout, judged, text_mean))
+    add_expected_means(backend, rows, conversations)  # mean_score is now the expected digit's
+    responses = [resp for row in heldout for resp in row["responses"]]  # heldout_items' order
     return {
-        "text": metrics_with_ci(heldout, items, [_mean(s) for s in written]),
-        "expected": metrics_with_ci(heldout, items, [_mean(s) for s in by_expected]),
-        "score_histogram": np.bincount([int(round(s)) for ss in written for s in ss if s is not None and 0 <= s <= 5], minlength=6).tolist(),
-        "examples": [{"kind": resp.get("kind"), "label": resp["score"], "judgment": ts[0]} for (_, _, resp), ts in list(zip(items, texts))[:5]],
+        "text": by_text,
+        "expected": metrics_with_ci(groups_from(heldout, judged)),
+        "score_histogram": np.bincount([int(round(s)) for row in rows for s in row["scores"] if s is not None and 0 <= s <= 5], minlength=6).tolist(),
+        "examples": [{"kind": resp.get("kind"), "label": resp["score"], "judgment": row["judgments"][0]} for resp, row in list(zip(responses, rows))[:5]],
     }
 
 
-def _mean(values: list[float | None]) -> float | None:
-    usable = [v for v in values if v is not None]
-    return sum(usable) / len(usable) if usable else None
-
-
-def metrics_with_ci(heldout: list[dict], items: list, scores: list[float | None]) -> dict:
+def metrics_with_ci(groups: list[Group]) -> dict:
     """Reward-model metrics and 95 % bootstrap intervals (prompts resampled) of the main two."""
-    by_prompt: dict[str, list] = {}
-    for (row, _, resp), score in zip(items, scores):
-        by_prompt.setdefault(row["id"], []).append((score, resp["score"]))
-    groups = [Group.from_scores([s for s, _ in g], [q for _, q in g]) for g in by_prompt.values()]
     keep = ("pairwise_accuracy", "spearman", "kendall", "exact_match", "five_best", "parse_rate", "share_top_score", "mean_judge_score", "n_groups", "n_pairs", "n_judge_tie")
     result = {k: v for k, v in reward_model_metrics(groups).items() if k in keep}
     result.update({f"{k}_ci95": v for k, v in bootstrap_intervals(groups).items()})

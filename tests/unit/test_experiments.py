@@ -59,13 +59,25 @@ def test_study_sft_set_is_ift_then_judge_rows_without_heldout_prompts() -> None:
 
 
 def test_study_metrics_match_the_metrics_module() -> None:
+    """The study judges held-out answers the way the pipeline does and groups them by prompt."""
     study = _script("judge_study")
+    from srlm.backends.base import Sampling
     from srlm.metrics import Group, reward_model_metrics
 
-    heldout = [{"id": "a", "responses": [{"score": 5}, {"score": 2}, {"score": 0}]}, {"id": "b", "responses": [{"score": 4}, {"score": 1}]}]
-    items = [(row, k, resp) for row in heldout for k, resp in enumerate(row["responses"])]
-    scores = [4.0, 2.5, 3.0, 1.0, 1.0]
-    result = study.metrics_with_ci(heldout, items, scores)
+    heldout = [
+        {"id": "a", "prompt": "qa", "responses": [{"text": "4.0", "score": 5}, {"text": "2.5", "score": 2}, {"text": "3.0", "score": 0}]},
+        {"id": "b", "prompt": "qb", "responses": [{"text": "1.0", "score": 4}, {"text": "1.0", "score": 1}]},
+    ]
+
+    class ScriptedJudge:  # writes the score its answer names; no logits, so no expected digits
+        batch_size = 16
+
+        def generate(self, conversations: list, sampling: Sampling) -> list[list[str]]:
+            return [[f"Fine.\nScore: {c[0]['content'].rsplit('ANSWER ', 1)[1]}"] * sampling.n for c in conversations]
+
+    items = [{"id": f"{row['id']}-r{k}", "prompt_id": row["id"], "prompt": row["prompt"], "response": r["text"]} for row in heldout for k, r in enumerate(row["responses"])]
+    conversations = [[{"role": "user", "content": f"judge ANSWER {item['response']}"}] for item in items]
+    result = study.judge_and_score(ScriptedJudge(), conversations, items, heldout, Sampling(temperature=0.0, n=1))["text"]
     expected = reward_model_metrics([Group.from_scores([4.0, 2.5, 3.0], [5, 2, 0]), Group.from_scores([1.0, 1.0], [4, 1])])
     assert result["pairwise_accuracy"] == pytest.approx(expected["pairwise_accuracy"])
     assert result["spearman"] == pytest.approx(expected["spearman"])
