@@ -6,7 +6,7 @@ Settings (N, temperature, top-p, token limit, batch size) come from the run conf
 
 from __future__ import annotations
 
-from common import ift_rows, parser, plain_generate, setup, side_by_side, summary, write_result
+from common import ift_rows, parser, race_stage_calls, setup, summary, write_result
 
 
 def main() -> None:
@@ -24,22 +24,11 @@ def main() -> None:
     backend = TransformersBackend(model, tokenizer, batch_size=config.backend.batch_size)
     conversations = [[{"role": "user", "content": row["prompt"]}] for row in ift_rows(args.prompts)]
     sampling = Sampling(temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=limit, n=cfg.n)
-    # One unit = one generate call of the candidates stage (batch_size // n prompts).
-    per_call = max(1, config.backend.batch_size // cfg.n)
-    chunks = [conversations[i : i + per_call] for i in range(0, len(conversations), per_call)]
 
-    def ours(chunk: list) -> dict:
-        outputs = backend.generate_ids(chunk, sampling)
-        return {"tokens": sum(len(ids) for samples in outputs for ids in samples), "samples": len(chunk) * cfg.n}
+    def tally(outputs: list[list[int]]) -> dict:
+        return {"tokens": sum(map(len, outputs)), "samples": len(outputs)}
 
-    def baseline(chunk: list) -> dict:
-        outputs = [plain_generate(model, tokenizer, backend.encode(c), cfg.n, sampling, backend.stop_ids) for c in chunk]
-        return {"tokens": sum(len(ids) for samples in outputs for ids in samples), "samples": len(chunk) * cfg.n}
-
-    warm = [[{"role": "user", "content": "Hi"}]]
-    ours(warm), baseline(warm)
-    units = [(lambda c=c: ours(c), lambda c=c: baseline(c)) for c in chunks]
-    mine, theirs, speedups = side_by_side(units, args.repeats, "tokens")
+    mine, theirs, speedups, per_call = race_stage_calls(backend, model, tokenizer, conversations, sampling, args.repeats, "tokens", tally)
     write_result("candidates", {
         "what": "tokens/s generating candidates (tokens counted up to the end-of-turn token)",
         "model": args.model,

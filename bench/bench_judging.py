@@ -6,7 +6,7 @@ reports judgments/s and the ratio, plus how many judgments had a parsable score.
 
 from __future__ import annotations
 
-from common import ift_rows, parser, plain_generate, setup, side_by_side, summary, write_result
+from common import ift_rows, parser, race_stage_calls, setup, summary, write_result
 
 
 def main() -> None:
@@ -28,24 +28,12 @@ def main() -> None:
     backend = TransformersBackend(model, tokenizer, batch_size=config.backend.batch_size)
     requests = [judge_conversation(template, row["prompt"], row["response"]) for row in ift_rows(args.candidates)]
     sampling = Sampling(temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=limit, n=cfg.samples)
-    # One unit = one generate call of the judgments stage (batch_size // samples candidates).
-    per_call = max(1, config.backend.batch_size // cfg.samples)
-    chunks = [requests[i : i + per_call] for i in range(0, len(requests), per_call)]
 
-    def counts(outputs: list[list[int]]) -> dict:
+    def tally(outputs: list[list[int]]) -> dict:
         texts = [tokenizer.decode(ids, skip_special_tokens=True) for ids in outputs]
         return {"judgments": len(texts), "parsed": sum(parse_score(t) is not None for t in texts), "tokens": sum(map(len, outputs))}
 
-    def ours(chunk: list) -> dict:
-        return counts([ids for samples in backend.generate_ids(chunk, sampling) for ids in samples])
-
-    def baseline(chunk: list) -> dict:
-        return counts([ids for r in chunk for ids in plain_generate(model, tokenizer, backend.encode(r), cfg.samples, sampling, backend.stop_ids)])
-
-    warm = [[{"role": "user", "content": "Hi"}]]
-    ours(warm), baseline(warm)
-    units = [(lambda c=c: ours(c), lambda c=c: baseline(c)) for c in chunks]
-    mine, theirs, speedups = side_by_side(units, args.repeats, "judgments")
+    mine, theirs, speedups, per_call = race_stage_calls(backend, model, tokenizer, requests, sampling, args.repeats, "judgments", tally)
     write_result("judging", {
         "what": "judgments/s with the SR judge prompt (additive 5-point)",
         "model": args.model,

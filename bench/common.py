@@ -81,6 +81,29 @@ def side_by_side(units: list[tuple[Callable[[], dict], Callable[[], dict]]], rep
     return totals["ours"], totals["baseline"], speedups
 
 
+def race_stage_calls(backend: Any, model: Any, tokenizer: Any, conversations: list, sampling: Any, repeats: int, key: str, tally: Callable[[list[list[int]]], dict]) -> tuple[dict, dict, list[float], int]:
+    """Our sampler vs ``plain_generate`` per conversation, one unit per call the stage makes
+    (``backend.batch_size // n`` conversations), after one warm-up call on each side.
+
+    ``tally`` counts what a call produced from its flat list of samples' token ids. Returns
+    both sides' totals, each unit's speed-up in ``key`` per second, and the conversations per call.
+    """
+    n = sampling.n
+    per_call = max(1, backend.batch_size // n)
+    chunks = [conversations[i : i + per_call] for i in range(0, len(conversations), per_call)]
+
+    def ours(chunk: list) -> dict:
+        return tally([ids for samples in backend.generate_ids(chunk, sampling) for ids in samples])
+
+    def baseline(chunk: list) -> dict:
+        return tally([ids for c in chunk for ids in plain_generate(model, tokenizer, backend.encode(c), n, sampling, backend.stop_ids)])
+
+    warm = [[{"role": "user", "content": "Hi"}]]
+    ours(warm), baseline(warm)
+    units = [(lambda c=c: ours(c), lambda c=c: baseline(c)) for c in chunks]
+    return (*side_by_side(units, repeats, key), per_call)
+
+
 @torch.inference_mode()
 def plain_generate(model: Any, tokenizer: Any, ids: list[int], n: int, sampling: Any, stop_ids: list[int]) -> list[list[int]]:
     """The usual way: one ``model.generate`` call per prompt with ``num_return_sequences=n``.
