@@ -149,17 +149,10 @@ def _explanation(
     """1-2 sentences saying why the judgment scoring ``score`` beats the one scoring ``wrong_score``."""
     direction = "too_high" if wrong_score > score else "too_low"
     wordings = _EXPLAIN if kind in _WHY else _EXPLAIN_GENERIC
-    # Sequential str.replace is safe here: every value is our own text (letters, numbers,
-    # _WHY), never model or user text that could hold a placeholder.
-    return (
-        rng.choice(wordings[direction])
-        .replace("{why}", _WHY.get(kind or "", ""))
-        .replace("{right}", right)
-        .replace("{wrong}", wrong)
-        .replace("{rsp}", _points(score))
-        .replace("{wsp}", _points(wrong_score))
-        .replace("{rs}", f"{score:g}")
-        .replace("{ws}", f"{wrong_score:g}")
+    return fill(
+        rng.choice(wordings[direction]),
+        why=_WHY.get(kind or "", ""), right=right, wrong=wrong,
+        rsp=_points(score), wsp=_points(wrong_score), rs=f"{score:g}", ws=f"{wrong_score:g}",
     )
 
 
