@@ -13,7 +13,7 @@ import pytest
 
 from srlm.config import load_config
 from srlm.data.eft_builder import build_eft
-from srlm.data.meta_builder import build_meta
+from srlm.data.meta_builder import build_meta, unusable_responses
 from srlm.data.seed import bundled_path, load_ift
 from srlm.judging.parse import parse_score, parse_verdict
 from srlm.judging.templates import load_template
@@ -119,6 +119,9 @@ def test_rows_without_usable_grades_are_skipped(template):
     rows = build_meta(eft, template, seed=0)
     # "mismatch": response a's judgment does not say its grade; b has no rival with a parsed score.
     assert sorted(r["id"] for r in rows) == ["meta-file-0", "meta-file-1"]
+    # ...and each skipped response is counted by its reason: ranked 2 and mismatch-a have no
+    # judgment stating their grade; one-grade's 2 and mismatch-b have no rival grade.
+    assert unusable_responses(eft) == {"no_judgment_stating_its_grade": 3, "no_judgment_of_another_grade": 3}
     for row in rows:  # no degradation kind: the generic wordings, still ending in the verdict
         assert parse_verdict(row["response"]) == row["verdict"] and "User: Q {x}" in row["prompt"]
 

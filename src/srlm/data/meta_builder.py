@@ -24,6 +24,7 @@ each row draws from its own ``random.Random`` keyed by seed and row id.
 from __future__ import annotations
 
 import random
+from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from srlm.judging.parse import parse_score
@@ -89,7 +90,7 @@ def build_meta(
     pass; ``verdict`` is the correct judgment's letter, also stated on the target's last line.
     Extra keys ``score``, ``wrong_score`` and ``response_kind`` say what the row teaches.
     """
-    candidates = sorted(_candidates(eft_rows), key=lambda c: c[0])
+    candidates = sorted(_candidates(eft_rows)[0], key=lambda c: c[0])
     # Shuffle ids, not input order, so the selection does not depend on how rows were listed;
     # a prompt-by-prompt prefix would show only the first few prompts.
     random.Random(f"{seed}:meta").shuffle(candidates)
@@ -101,18 +102,27 @@ def build_meta(
     ]
 
 
-def _candidates(eft_rows: Iterable[dict]) -> list[tuple[str, dict, dict, list[tuple[str, float]]]]:
-    """``(row id, EFT row, response, wrong judgments with their scores)`` per usable response."""
-    out = []
+def unusable_responses(eft_rows: Iterable[dict]) -> dict[str, int]:
+    """How many EFT responses could not become a meta-judge row, by reason (for stats.json)."""
+    return dict(_candidates(eft_rows)[1])
+
+
+def _candidates(eft_rows: Iterable[dict]) -> tuple[list[tuple[str, dict, dict, list[tuple[str, float]]]], Counter]:
+    """``(row id, EFT row, response, wrong judgments with their scores)`` per usable response,
+    and the count of the others by reason."""
+    out, skipped = [], Counter()
     for row in eft_rows:
         judged = [(i, r, _judged_score(r)) for i, r in enumerate(row["responses"])]
         for i, resp, score in judged:
             if score is None:
-                continue  # no grade, or its judgment does not say it: nothing is "correct"
+                skipped["no_judgment_stating_its_grade"] += 1  # nothing is "correct"
+                continue
             pool = [(r["judgment"], s) for j, r, s in judged if j != i and s is not None and s != score]
             if pool:
                 out.append((f"meta-{row['id']}-{i}", row, resp, pool))
-    return out
+            else:
+                skipped["no_judgment_of_another_grade"] += 1
+    return out, skipped
 
 
 def _judged_score(resp: dict) -> float | None:

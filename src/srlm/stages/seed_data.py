@@ -11,7 +11,7 @@ from pathlib import Path
 
 from srlm.config import Config
 from srlm.data.eft_builder import build_eft, judge_sft_rows, split_heldout
-from srlm.data.meta_builder import build_meta
+from srlm.data.meta_builder import build_meta, unusable_responses
 from srlm.data.seed import bundled_path, load_eft, load_ift
 from srlm.errors import UserError
 from srlm.judging.templates import load_template
@@ -58,6 +58,7 @@ def run(config: Config, run: RunDir) -> dict[str, list[dict]]:
     write_json(folder / "stats.json", {
         "ift_rows": len(ift), "ift_heldout_rows": len(ift_heldout), "eft_train_prompts": len(eft_train), "eft_heldout_prompts": len(eft_heldout),
         "eft_judgments_for_sft": len(judge_rows), "meta_judgments_for_sft": len(meta_rows), "sft_rows": len(sft),
+        **({"meta_unusable_responses": unusable_responses(eft_train)} if meta_rows else {}),
         "sources": {"ift": cfg.ift, "eft": cfg.eft, "eft_heldout": cfg.eft_heldout or f"{cfg.heldout_fraction:.0%} of eft"},
     })
     return files
