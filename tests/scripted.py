@@ -15,7 +15,8 @@ from srlm.backends.transformers_backend import TransformersBackend
 from srlm.config import Config
 from srlm.modeling import load_model, load_tokenizer
 
-JUDGE_MARK = "additive 5-point scoring system"
+JUDGE_MARK = "additive 5-point scoring system"  # in the judge template only
+META_MARK = "Determine which judgment is more accurate"  # in the meta-judge template only
 
 
 def scripted_judgment(request: str, sample: int) -> str:
@@ -26,6 +27,14 @@ def scripted_judgment(request: str, sample: int) -> str:
     return f"The response addresses part of the question.\nScore: {digest[0] % 6}"
 
 
+def scripted_verdict(request: str) -> str:
+    """A meta-judge verdict from the request's hash; one in four is unparsable."""
+    digest = hashlib.sha256(request.encode()).digest()
+    if digest[0] % 4 == 0:
+        return "Both judgments have merit."
+    return "Judgment {0} follows the rubric better.\nWinner: Judgment {0}".format("AB"[digest[1] % 2])
+
+
 class ScriptedJudgeBackend:
     """Delegates to a real backend, except that judge requests get scripted judgments."""
 
@@ -33,13 +42,18 @@ class ScriptedJudgeBackend:
         self.real = real
         self.calls = 0
 
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.real, name)  # tokenizer, encode, logits: the real model's
+
     def count_tokens(self, text: str) -> int:
         return self.real.count_tokens(text)
 
     def generate(self, conversations: Sequence[Conversation], sampling: Sampling) -> list[list[str]]:
         self.calls += 1
         requests = [c[-1]["content"] for c in conversations]
-        if all(JUDGE_MARK in r for r in requests):
+        if all(META_MARK in r for r in requests):
+            return [[scripted_verdict(f"{r}|{k}") for k in range(sampling.n)] for r in requests]
+        if all(JUDGE_MARK in r and META_MARK not in r for r in requests):
             return [[scripted_judgment(r, k) for k in range(sampling.n)] for r in requests]
         return self.real.generate(conversations, sampling)
 
@@ -48,6 +62,10 @@ def scripted_factory(model_dir: Path, config: Config) -> ScriptedJudgeBackend:
     tokenizer = load_tokenizer(str(model_dir))
     model = load_model(str(model_dir))
     return ScriptedJudgeBackend(TransformersBackend(model, tokenizer, batch_size=config.backend.batch_size))
+
+
+# The golden-output test's name for it: the judge and the meta-judge are both scripted.
+scripted_judges_factory = scripted_factory
 
 
 def tiny_overrides(model_dir: Path, runs_dir: Path, *extra: str) -> list[str]:

@@ -1,0 +1,130 @@
+"""The redesign of issue 13 changes no output: stage files hash as they did before it.
+
+Three short runs on the tiny random model (Self-Rewarding with written-digit scoring and a
+pairwise head-to-head; Self-Rewarding with expected-digit scoring and the additive head-to-head;
+Meta-Rewarding), with the judge and meta-judge scripted as in the loop tests. The sha256 of every
+stage file was recorded before the first move (commit "golden hashes"); a JSON file is hashed
+after dropping its wall-clock ``seconds`` fields, the only values that differ between two runs.
+
+If a change is *meant* to alter outputs, regenerate the table with
+``PYTHONPATH=tests python tests/integration/test_outputs_unchanged.py`` and say why in the commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from scripted import scripted_judges_factory, tiny_overrides
+from srlm import pipeline
+from srlm.config import load_config
+
+STAGE_FILES = ("prompts.jsonl", "candidates.jsonl", "judgments.jsonl", "meta_judgments.jsonl", "pairs.jsonl", "judge_pairs.jsonl", "stats.json")
+MODEL_FILES = ("eval.json",)
+
+RUNS: dict[str, tuple[str, ...]] = {
+    "self_rewarding": ("eval.win_rate_prompts=2", "eval.win_rate_method=pairwise"),
+    "self_rewarding_expected": ("judge.scoring=expected", "eval.win_rate_prompts=2", "eval.win_rate_method=additive"),
+    "meta_rewarding": ("method=meta_rewarding", "pairs.length_rho=[0, 0.32]", "meta.judge_pairs_iterations=[1]", "backend.batch_size=8"),
+}
+
+EXPECTED: dict[str, dict[str, str]] = {
+    "meta_rewarding": {
+        "M1/eval.json": "a47583ef428fc54235ad7a55c029c76859eb8ede2e89e23ba18a76c5d054cfe2",
+        "M2/eval.json": "8f9adf1a2d6622649be56ddc4be8b9a37d2d28c70021b18613bdac22788945e0",
+        "M3/eval.json": "1d848a503e8c0c67e745d41ad26ee258081647755ea99d72c92f59a723ed2fe0",
+        "data/stats.json": "b2111d0f0686818d9c36341a17a059a1d35bf859f988f014b22b545b148a4bc1",
+        "iter1/candidates.jsonl": "f09d23017bedfd176750483c124fbdb719e099fcc12a5611d85f69a698af5305",
+        "iter1/judge_pairs.jsonl": "0737191cee25282d4038cf18758876520156944d7d289bcee9a36a195f9a8127",
+        "iter1/judgments.jsonl": "8460bc02d0efabc008f2fecca236598e3473de6029a9fc7016cd1bec21250187",
+        "iter1/meta_judgments.jsonl": "394d5a6927529d3f9bbb7ebcd000d1d17311eb55c0bc26c012c6112e4a9ff084",
+        "iter1/pairs.jsonl": "69c3cf0d450258f0b1a6775fcd3e73de98ce46080ed7afc7a9f54788549478c6",
+        "iter1/prompts.jsonl": "9f15762ca6212cecc452337dfdf50ca976a76172ca78cda6408ddb3306f6bca5",
+        "iter1/stats.json": "f71d60aa15a9e2f4c15b8147f8216990947b3724b31fdd356e6dd6e19ff2685e",
+        "iter2/candidates.jsonl": "22e1d0f768faf558ec935b55b61188368dabae11f99fac37609c01711efc85a1",
+        "iter2/judge_pairs.jsonl": "327ac9eed01e16b683377acfb5269a63c1826fcf655872bce81936cd97c80fc8",
+        "iter2/judgments.jsonl": "b0394ed6d89570a13563ad413055cc69e23f6d3350849686ba19052484f8dfb3",
+        "iter2/meta_judgments.jsonl": "3cde2669274b60999539029b4d7e73aaeda2714dd1b89b12eb3a9cf2889ddf86",
+        "iter2/pairs.jsonl": "9ed603793d7f2298cb7fe593f2642c959c728afc3726253beb1976e2bd974a6b",
+        "iter2/prompts.jsonl": "ac02b7c70943dbd37e2ad44addb65829558382c8ea3433a76e9b8c81c48aa8d0",
+        "iter2/stats.json": "ddb89fa0ae8717805a3691e8f82a3ea4e2a7796d61eb1a58ba0b9d1be40f8621"
+    },
+    "self_rewarding": {
+        "M1/eval.json": "a47583ef428fc54235ad7a55c029c76859eb8ede2e89e23ba18a76c5d054cfe2",
+        "M2/eval.json": "ee2de728dbf44dd224e0a348696050d57c2581fa8eb61fb14a694d3710853eb9",
+        "M3/eval.json": "bde22bc259a06c2bf1c47bba3092ccc73803a440cfca01b537ce00764e48fcbd",
+        "data/stats.json": "b2111d0f0686818d9c36341a17a059a1d35bf859f988f014b22b545b148a4bc1",
+        "iter1/candidates.jsonl": "d2b1348a091c1fb661c693d6e42e0b2cc972cdf6fcea7df232dd9469ff18bb50",
+        "iter1/judgments.jsonl": "65f63ea1f2529a090269f2a19655e8674f26a95af9f36f08383a7419564076b8",
+        "iter1/pairs.jsonl": "807afa5f2d1145d80eb26cc2282e5b4b2efcc2eb49c7200747a8c51e27cdff54",
+        "iter1/prompts.jsonl": "e622143e21494c4245a3e6ba8182e32f70def73962a65149f819895d6fd5804b",
+        "iter1/stats.json": "38da220480a2146e91e82e8b718f82a0a3bb4da07a78c71f2d821c2b07cfed94",
+        "iter2/candidates.jsonl": "7e9c94af84f68fc01b7189f7816106abc71b342f0bc6e88f8bb388f1d8c670eb",
+        "iter2/judgments.jsonl": "19b5021ae5bd49bc674854a662c30fc359aa115783a6698c0290faac088ebba8",
+        "iter2/pairs.jsonl": "5ffd43de90c87fd9661992d4ef49f79bac9cb1357284ebb8f173bf0c8cbf718d",
+        "iter2/prompts.jsonl": "e0c371fdc6e28f4570fd7c0f335bc7034ed625b5e982a7a1052a1df9a470114e",
+        "iter2/stats.json": "066c738e04f74dbcfbf02b81aa44e0a79104b048a95ffaed48559b0c04fa1264"
+    },
+    "self_rewarding_expected": {
+        "M1/eval.json": "539914d9dcbe75f31cefcbba0d48902c16dd809d54fb923979944a61562537d5",
+        "M2/eval.json": "b0844af28382975c4fd190d4637f91d91224da7cb4524acdf2bc83c41dd632ef",
+        "M3/eval.json": "e9f1a2d7851030d73fb4c2234add9dd806a41a49febec3a4234098ae58efdfbf",
+        "data/stats.json": "b2111d0f0686818d9c36341a17a059a1d35bf859f988f014b22b545b148a4bc1",
+        "iter1/candidates.jsonl": "d2b1348a091c1fb661c693d6e42e0b2cc972cdf6fcea7df232dd9469ff18bb50",
+        "iter1/judgments.jsonl": "b757aa75f1f0f83c4c80561181c552c66f92d85ba629dcb2634afe21b1174ab7",
+        "iter1/pairs.jsonl": "6ac1f9af6e609707a74079d8f67b6eaf102b13462234c9ad80b590563f5de868",
+        "iter1/prompts.jsonl": "e622143e21494c4245a3e6ba8182e32f70def73962a65149f819895d6fd5804b",
+        "iter1/stats.json": "8df436d76f8afef3d4fd0b4f1d3c6763e5eea064e3f836281797a2355f7dbd96",
+        "iter2/candidates.jsonl": "9060a2a995e4e69a7a03860b3a6fab54c24a94dd957202788b08ed59dff77d4b",
+        "iter2/judgments.jsonl": "6ced280c88f41ca9a493b91fa5b598aafd7ee16b6fa7c7b2765efd3a4678be35",
+        "iter2/pairs.jsonl": "75015623bad056d908aa785d8eb0ec5a24b1cb7477aa110a15ef6158909898c5",
+        "iter2/prompts.jsonl": "38e059f7b6b990b66ac0be440e46ccdfeb2282dadf07a3b62d499ca550fd5ba9",
+        "iter2/stats.json": "ff58eb5e492fb5da91be86e33ea07b1483328571b46f0bed1b00e7fa872a0a81"
+    }
+}
+
+
+def _without_seconds(data: object) -> object:
+    if isinstance(data, dict):
+        return {k: _without_seconds(v) for k, v in data.items() if k != "seconds"}
+    if isinstance(data, list):
+        return [_without_seconds(v) for v in data]
+    return data
+
+
+def file_hash(path: Path) -> str:
+    if path.suffix == ".json":
+        data = _without_seconds(json.loads(path.read_text(encoding="utf-8")))
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def run_hashes(model_dir: Path, runs_dir: Path, name: str) -> dict[str, str]:
+    """``relative path -> sha256`` of every stage file of run ``name``."""
+    config = load_config(None, tiny_overrides(model_dir, runs_dir, f"name={name}", *RUNS[name]))
+    run = pipeline.run(config, backend_factory=scripted_judges_factory)
+    found = {}
+    for path in sorted(run.root.rglob("*")):
+        relative = path.relative_to(run.root).as_posix()
+        if path.name in STAGE_FILES and path.parent.name.startswith("iter") or path.name in MODEL_FILES or relative == "data/stats.json":
+            found[relative] = file_hash(path)
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(RUNS))
+def test_stage_files_hash_as_before_the_redesign(tiny_model_dir: Path, tmp_path: Path, name: str) -> None:
+    assert run_hashes(tiny_model_dir, tmp_path, name) == EXPECTED[name]
+
+
+if __name__ == "__main__":  # record the table (prints it; paste it over EXPECTED)
+    import tempfile
+
+    from tiny_model import build_tiny_model
+
+    with tempfile.TemporaryDirectory() as tmp:
+        model = build_tiny_model(Path(tmp) / "model")
+        table = {name: run_hashes(model, Path(tmp) / "runs", name) for name in sorted(RUNS)}
+    print(json.dumps(table, indent=4))
