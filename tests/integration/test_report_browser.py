@@ -16,7 +16,7 @@ from fake_run import make_fake_run
 from srlm.report import write_report
 
 CHROMIUM = Path("/usr/bin/chromium")
-FIGURES = 9  # every plot of the full fake run (see tests/unit/test_report.py)
+FIGURES = 9  # every plot of the full fake run (see tests/unit/report/test_report_write.py)
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (apt-get install -y chromium)")
 

@@ -59,6 +59,11 @@ class Section:
     blocks: list[Block] = field(default_factory=list)
 
 
+def missing(what: str) -> list[Block]:
+    """The blocks of a section whose files are not there yet: one "Not yet available" line."""
+    return [Text(f"Not yet available: {what}.")]
+
+
 def e(text: object) -> str:
     """HTML-escaped text for element content (``<``, ``>``, ``&``)."""
     return html.escape(str(text), quote=False)
