@@ -471,7 +471,7 @@ def _validate_overrides(config: Config) -> None:
 
 
 def describe(cls: type = Config, prefix: str = "") -> list[tuple[str, str, str]]:
-    """(key, default, help) for every field: the reference that ``srlm validate --help-keys`` prints."""
+    """(key, default, help) for every field: the reference that ``srlm validate --keys`` prints."""
     rows = []
     for f in dataclasses.fields(cls):
         hint = _type_of(cls, f.name)

@@ -20,10 +20,8 @@ The command itself is registered in ``srlm.cli.report``.
 
 from __future__ import annotations
 
-import argparse
 import os
 from pathlib import Path
-from typing import Any
 
 from srlm.errors import UserError
 from srlm.report.files import read_run
@@ -60,19 +58,3 @@ def _write_images(folder: Path, figures: list[Plot]) -> None:
         tmp = folder / f"{plot.name}.png.tmp"
         tmp.write_bytes(plot.png)
         os.replace(tmp, folder / f"{plot.name}.png")
-
-
-
-def _command(args: argparse.Namespace) -> int:
-    html_path, md_path = write_report(Path(args.run_dir))
-    print(f"report: {html_path}")
-    print(f"        {md_path}")
-    return 0
-
-
-def add_commands(subparsers: Any) -> None:
-    """Register ``srlm report RUN_DIR``."""
-    parser = subparsers.add_parser("report", help="write report.html and report.md with plots for a run directory")
-    parser.add_argument("run_dir", help="a run directory, e.g. runs/tiny")
-    parser.set_defaults(func=_command)
-
