@@ -85,7 +85,8 @@ def report(args, sides: dict[str, list[dict]]) -> dict:
 def run_worker(args) -> dict:
     """Train one side and report its time, steps and peak memory."""
     from srlm.config import load_config
-    from srlm.modeling import load_tokenizer, resolve_model, set_threads
+    from srlm.runtime.models import load_tokenizer, resolve_model
+    from srlm.runtime.resources import set_threads
 
     set_threads(args.threads)
     config = load_config(Path(args.config), args.set if args.worker == "ours" else [])
@@ -104,7 +105,7 @@ def run_worker(args) -> dict:
 def train_ours(path: str, pairs: list[dict], config, tmp: Path) -> tuple[dict, dict]:
     from dataclasses import asdict
 
-    from srlm.modeling import load_tokenizer
+    from srlm.runtime.models import load_tokenizer
     from srlm.training.dpo import train_dpo
 
     with timed_trainer_train() as spent:
@@ -131,7 +132,7 @@ def parse_setting(item: str) -> tuple[str, object]:
 def train_trl(path: str, pairs: list[dict], tmp: Path, overrides: dict) -> tuple[dict, dict]:
     from trl import DPOConfig, DPOTrainer
 
-    from srlm.modeling import load_tokenizer
+    from srlm.runtime.models import load_tokenizer
     from srlm.training.dpo import to_dataset
 
     args = DPOConfig(**{"output_dir": str(tmp / "trainer"), "bf16": False, "num_train_epochs": 1, "save_strategy": "no", "report_to": "none", **overrides})

@@ -20,7 +20,7 @@ def main() -> None:
     from srlm.backends.transformers_backend import TransformersBackend
     from srlm.judging.parse import parse_score
     from srlm.judging.templates import load_template
-    from srlm.stages.judgments import judge_conversation
+    from srlm.judging.judge import judge_conversation
 
     cfg = config.judge
     limit = args.max_new_tokens or cfg.max_new_tokens

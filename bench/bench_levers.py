@@ -44,7 +44,7 @@ def main() -> None:
     from srlm.backends import transformers_backend as tb
     from srlm.backends.base import Sampling
     from srlm.judging.templates import load_template
-    from srlm.stages.judgments import judge_conversation
+    from srlm.judging.judge import judge_conversation
 
     rows = ift_rows(max(args.prompts, args.candidates))
     cand, judge = config.candidates, config.judge

@@ -66,7 +66,8 @@ def run_worker(args) -> dict:
     import transformers
 
     from srlm.config import load_config
-    from srlm.modeling import load_tokenizer, resolve_model, set_threads
+    from srlm.runtime.models import load_tokenizer, resolve_model
+    from srlm.runtime.resources import set_threads
 
     set_threads(args.threads)
     config = load_config(Path(args.config), args.set)

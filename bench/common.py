@@ -40,7 +40,8 @@ def parser(description: str) -> argparse.ArgumentParser:
 def setup(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     """(config, model, tokenizer) for ``args``, with torch threads set."""
     from srlm.config import load_config
-    from srlm.modeling import load_model, load_tokenizer, resolve_model, set_threads
+    from srlm.runtime.models import load_model, load_tokenizer, resolve_model
+    from srlm.runtime.resources import set_threads
 
     set_threads(args.threads)
     config = load_config(Path(args.config), [])

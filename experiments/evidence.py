@@ -37,8 +37,8 @@ def answer_with_m0(run_dir: Path) -> None:
     """M0's greedy answers to the win-rate prompts, made the way the head-to-head makes M(t)'s."""
     from srlm.evaluation.compare import answer_sampling, generate_answers
     from srlm.evaluation.judges import ModelRef, model_context, run_config
-    from srlm.modeling import resolve_model
-    from srlm.rundir import read_rows
+    from srlm.runtime.models import resolve_model
+    from srlm.runtime.rundir import read_rows
 
     config = run_config(run_dir)
     prompts = [{"id": r["id"], "prompt": r["prompt"]} for r in read_rows(run_dir / "data" / "ift_heldout.jsonl")[: config.eval.win_rate_prompts]]
@@ -91,7 +91,7 @@ def answer_cells(run_dir: Path, t: int) -> list[str]:
     """ROUGE-L of M(t)'s held-out answers against the reference answers, and their length."""
     import numpy as np
 
-    from srlm.rundir import read_rows
+    from srlm.runtime.rundir import read_rows
     from srlm.stages.prompt_filters import rouge_l, words
 
     answers_file, references_file = run_dir / f"M{t}" / "win_rate_answers.jsonl", run_dir / "data" / "ift_heldout.jsonl"

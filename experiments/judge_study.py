@@ -38,7 +38,7 @@ from srlm.backends.base import Sampling  # noqa: E402
 from srlm.data.eft_builder import DEGRADATIONS, build_eft, judge_sft_rows, split_heldout  # noqa: E402
 from srlm.data.seed import bundled_path, load_ift  # noqa: E402
 from srlm.judging.templates import load_template  # noqa: E402
-from srlm.metrics import Group, bootstrap_intervals, reward_model_metrics  # noqa: E402
+from srlm.evaluation.metrics import Group, bootstrap_intervals, reward_model_metrics  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,8 @@ DEFAULT_TRIALS = ("base", "lr1e-4", "eft144_lr1e-4", "eft144_lora", "eft240_lr1e
 
 def main() -> None:
     args = parse_args()
-    from srlm.modeling import resolve_model, set_threads
+    from srlm.runtime.models import resolve_model
+    from srlm.runtime.resources import set_threads
 
     set_threads(args.threads)
     out = Path(args.out)
@@ -140,7 +141,7 @@ def run_trial(trial: Trial, model_path: str, pool: list[dict], heldout: list[dic
     from transformers import TrainerCallback
 
     from srlm.config import LoraConfig, SFTConfig
-    from srlm.modeling import load_tokenizer
+    from srlm.runtime.models import load_tokenizer
     from srlm.training.sft import train_sft
 
     rows = sft_rows(trial, pool, args.seed)
@@ -167,7 +168,7 @@ def run_trial(trial: Trial, model_path: str, pool: list[dict], heldout: list[dic
 
 
 def measure_path(model_path: str, heldout: list[dict], args: argparse.Namespace) -> dict:
-    from srlm.modeling import load_model, load_tokenizer
+    from srlm.runtime.models import load_model, load_tokenizer
 
     return {"epoch": 0, **measure(load_model(model_path), load_tokenizer(model_path), heldout, args, args.samples)}
 
@@ -175,14 +176,13 @@ def measure_path(model_path: str, heldout: list[dict], args: argparse.Namespace)
 def measure(model: Any, tokenizer: Any, heldout: list[dict], args: argparse.Namespace, samples: int) -> dict:
     """Greedy judgments of every held-out answer (and ``samples`` sampled ones), scored both ways."""
     from srlm.backends.transformers_backend import TransformersBackend
-    from srlm.stages.evaluate import heldout_items
-    from srlm.stages.judgments import judge_conversation
+    from srlm.judging.judge import judge_conversation, response_items
 
     started = time.time()
     # A fresh backend: its cached rubric prefix must come from the weights as they are now.
     backend = TransformersBackend(model, tokenizer, batch_size=16)
     template = load_template("additive_5pt", ("prompt", "response"))
-    items = heldout_items(heldout)
+    items = response_items(heldout)
     conversations = [judge_conversation(template, item["prompt"], item["response"]) for item in items]
     out = {"greedy": judge_and_score(backend, conversations, items, heldout, Sampling(temperature=0.0, max_new_tokens=args.max_new_tokens, n=1, seed=args.seed))}
     if samples:
@@ -194,8 +194,8 @@ def measure(model: Any, tokenizer: Any, heldout: list[dict], args: argparse.Name
 def judge_and_score(backend: Any, conversations: list, items: list[dict], heldout: list[dict], sampling: Sampling) -> dict:
     """Judge as the judgments stage does, then score each judgment by its written digit and by
     its expected digit (``judge.scoring: expected``)."""
-    from srlm.stages.evaluate import groups_from, text_mean
-    from srlm.stages.judgments import add_expected_means, judgment_row
+    from srlm.evaluation.judge_eval import groups_from
+    from srlm.judging.judge import add_expected_means, judgment_row, text_mean
 
     per_call = max(1, backend.batch_size // sampling.n)  # as the judgments stage chunks
     rows: list[dict] = []
@@ -205,7 +205,7 @@ def judge_and_score(backend: Any, conversations: list, items: list[dict], heldou
     judged = {row["id"]: row for row in rows}
     by_text = metrics_with_ci(groups_from(heldout, judged, text_mean))
     add_expected_means(backend, rows, conversations)  # mean_score is now the expected digit's
-    responses = [resp for row in heldout for resp in row["responses"]]  # heldout_items' order
+    responses = [resp for row in heldout for resp in row["responses"]]  # response_items' order
     return {
         "text": by_text,
         "expected": metrics_with_ci(groups_from(heldout, judged)),

@@ -13,7 +13,7 @@ from typing import Sequence
 from srlm.backends.base import Conversation, Sampling
 from srlm.backends.transformers_backend import TransformersBackend
 from srlm.config import Config
-from srlm.modeling import load_model, load_tokenizer
+from srlm.runtime.models import load_model, load_tokenizer
 
 JUDGE_MARK = "additive 5-point scoring system"  # in the judge template only
 META_MARK = "Determine which judgment is more accurate"  # in the meta-judge template only

@@ -13,10 +13,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from srlm import distributed
+from srlm.runtime import distributed
 from srlm.config import Config, for_iteration, from_dict, to_dict
 from srlm.errors import UserError
-from srlm.rundir import RunDir, RunLock, model_done, read_json, run_dir_for, write_json, write_yaml
+from srlm.runtime.rundir import RunDir, RunLock, model_done, read_json, run_dir_for, write_json, write_yaml
 from srlm.stages import candidates, judgments, pairs, prompts, seed_data, sft, train
 from srlm.stages.common import PipelineStop, StageContext  # noqa: F401 (PipelineStop re-exported)
 
@@ -68,7 +68,8 @@ def _changed_keys(old: dict, new: dict, prefix: str = "") -> list[str]:
 
 def run(config: Config, force: bool = False, backend_factory: BackendFactory = default_backend_factory) -> RunDir:
     """Run (or continue) the whole pipeline; returns the run directory."""
-    from srlm.modeling import resolve_model, set_threads
+    from srlm.runtime.models import resolve_model
+    from srlm.runtime.resources import set_threads
 
     set_threads(config.threads)
     distributed.init()  # several processes (torchrun, accelerate launch) join one group
@@ -128,10 +129,6 @@ def _evaluate(config: Config, run_dir: RunDir, t: int, seeds: dict, backend_fact
 
     ctx = ctx or StageContext(config=config, run=run_dir, iteration=t, backend_factory=backend_factory)
     evaluate.run(ctx, seeds)
-    if t >= 2 and config.eval.win_rate_prompts > 0:
-        from srlm.evaluation import win_rate
-
-        win_rate.update_eval(ctx, seeds, config.eval.win_rate_method)
     if ctx.iteration == t and not model_done(run_dir.model(t + 1)):
         return  # keep the loaded model for this iteration's stages
     ctx.release()

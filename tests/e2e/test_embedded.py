@@ -9,8 +9,8 @@ import pytest
 
 from srlm import pipeline
 from srlm.config import load_config
-from srlm.modeling import embedded_model_dir, load_model, load_tokenizer
-from srlm.rundir import model_done, read_rows
+from srlm.runtime.models import embedded_model_dir, load_model, load_tokenizer
+from srlm.runtime.rundir import model_done, read_rows
 
 pytestmark = pytest.mark.e2e
 

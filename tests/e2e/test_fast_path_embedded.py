@@ -8,7 +8,7 @@ import torch
 from srlm.backends.base import Sampling
 from srlm.backends.transformers_backend import TransformersBackend
 from srlm.judging.templates import fill, load_template
-from srlm.modeling import embedded_model_dir, load_model, load_tokenizer
+from srlm.runtime.models import embedded_model_dir, load_model, load_tokenizer
 
 pytestmark = pytest.mark.e2e
 

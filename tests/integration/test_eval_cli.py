@@ -22,9 +22,9 @@ from srlm.cli import main
 from srlm.config import load_config, to_dict
 from srlm.data.seed import load_eft, load_ift
 from srlm.evaluation import alpaca, judges, win_rate
-from srlm.modeling import load_model, load_tokenizer
+from srlm.runtime.models import load_model, load_tokenizer
 from srlm.report.sections_judge import win_rate_entries
-from srlm.rundir import RunDir, mark_model_done, read_json, write_rows, write_yaml
+from srlm.runtime.rundir import RunDir, mark_model_done, read_json, write_rows, write_yaml
 from srlm.stages.common import StageContext
 from tiny_model import build_tiny_model
 

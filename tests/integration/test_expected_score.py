@@ -7,10 +7,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from srlm.backends.transformers_backend import TransformersBackend
-from srlm.judging.expected import digit_token_ids, expected_score, expected_scores, up_to_score
-from srlm.modeling import load_model, load_tokenizer
-from srlm.stages.judgments import add_expected_means, add_expected_scores
+from srlm.backends.transformers_backend import TransformersBackend, single_token_ids
+from srlm.judging.expected import expected_score, expected_scores, up_to_score
+from srlm.judging.judge import add_expected_means, add_expected_scores
+from srlm.runtime.models import load_model, load_tokenizer
+
+DIGITS = [str(d) for d in range(6)]
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +21,7 @@ def backend(tiny_model_dir: Path) -> TransformersBackend:
 
 
 def test_expected_score_is_a_probability_weighted_digit(backend: TransformersBackend) -> None:
-    assert digit_token_ids(backend.tokenizer) is not None
+    assert single_token_ids(backend.tokenizer, DIGITS) is not None
     value = expected_score(backend, [{"role": "user", "content": "Judge this."}], "It is fine.")
     assert value is not None and 0.0 <= value <= 5.0
 
@@ -35,8 +37,9 @@ def test_fallback_fills_only_unparsed_samples(backend: TransformersBackend) -> N
 
 
 def test_no_logits_no_fallback() -> None:
-    class Remote:
-        pass
+    class Remote:  # an engine that exposes no next-token probabilities (an HTTP server)
+        def next_token_expectations(self, conversations, continuations, token_values):  # noqa: ANN001, ANN202
+            return None
 
     assert expected_score(Remote(), [{"role": "user", "content": "x"}], "y") is None
 
@@ -46,7 +49,7 @@ def plain_expected(model, tokenizer, backend: TransformersBackend, conversation:
     ids = backend.encode(conversation) + tokenizer(continuation, add_special_tokens=False)["input_ids"]
     with torch.inference_mode():
         logits = model(input_ids=torch.tensor([ids])).logits[0, -1]
-    probs = torch.softmax(logits[digit_token_ids(tokenizer)].float(), dim=-1)
+    probs = torch.softmax(logits[single_token_ids(tokenizer, DIGITS)].float(), dim=-1)
     return float((probs * torch.arange(6)).sum())
 
 

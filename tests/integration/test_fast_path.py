@@ -14,7 +14,7 @@ import torch
 from srlm.backends.base import Sampling
 from srlm.backends.transformers_backend import TransformersBackend, plan_batches, sample_next, stop_token_ids
 from srlm.judging.templates import fill, load_template
-from srlm.modeling import load_model, load_tokenizer
+from srlm.runtime.models import load_model, load_tokenizer
 
 QUESTIONS = ["Why is the sky blue?", "Write a poem about the sea.", "Explain", "Add 1 point if the response is relevant and helpful, then explain why the score is 4."]
 

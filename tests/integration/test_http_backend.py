@@ -350,7 +350,7 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Base URL of llama.cpp's OpenAI-compatible server on the embedded GGUF, on loopback."""
     for module in ("llama_cpp", "fastapi", "uvicorn", "sse_starlette", "starlette_context", "pydantic_settings"):
         pytest.importorskip(module, reason=f"{module} is not installed: run `make test-http` (pip install '.[http-server]')")
-    from srlm.modeling import gguf_path
+    from srlm.runtime.models import gguf_path
 
     port = closed_port()
     log_path = tmp_path_factory.mktemp("llama-server") / "server.log"
@@ -386,7 +386,7 @@ def test_real_server_generates_n_samples(llama_server: str) -> None:
 @pytest.mark.http_server
 def test_real_server_answers_a_judge_prompt(llama_server: str) -> None:
     from srlm.judging.templates import load_template
-    from srlm.stages.judgments import judge_conversation
+    from srlm.judging.judge import judge_conversation
 
     conversation = judge_conversation(load_template("additive_5pt"), "What is 2 + 2?", "2 + 2 = 4.")
     client = OpenAIHTTPBackend(llama_server, "smollm2", timeout_s=120, max_retries=1)

@@ -11,7 +11,7 @@ from scripted import scripted_factory, tiny_overrides
 from srlm import pipeline
 from srlm.config import load_config
 from srlm.errors import UserError
-from srlm.rundir import read_rows
+from srlm.runtime.rundir import read_rows
 
 
 def _run(tiny_model_dir: Path, runs: Path, *extra: str, factory=scripted_factory, force: bool = False):

@@ -16,8 +16,8 @@ from srlm import pipeline
 from srlm.backends.base import Conversation, Sampling
 from srlm.backends.transformers_backend import TransformersBackend
 from srlm.config import Config, load_config
-from srlm.modeling import load_model, load_tokenizer
-from srlm.rundir import read_rows
+from srlm.runtime.models import load_model, load_tokenizer
+from srlm.runtime.rundir import read_rows
 
 JUDGE_MARK = "additive 5-point scoring system"  # in the judge template only
 META_MARK = "Determine which judgment is more accurate"  # in the meta-judge template only

@@ -18,7 +18,7 @@ import pytest
 from scripted import scripted_factory, tiny_overrides
 from srlm import pipeline
 from srlm.config import load_config
-from srlm.rundir import RunDir, read_rows
+from srlm.runtime.rundir import RunDir, read_rows
 
 pytestmark = pytest.mark.multiprocess
 

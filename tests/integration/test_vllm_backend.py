@@ -55,7 +55,7 @@ def test_missing_vllm_names_the_install_command(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def vllm_backend() -> Iterator[object]:
-    from srlm.modeling import embedded_model_dir
+    from srlm.runtime.models import embedded_model_dir
 
     backend = make_backend(embedded_model_dir(), _config("vllm"))
     yield backend
@@ -82,7 +82,7 @@ def test_same_settings_give_the_same_texts(vllm_backend) -> None:
 @gpu_only
 def test_answers_a_judge_prompt(vllm_backend) -> None:
     from srlm.judging.templates import load_template
-    from srlm.stages.judgments import judge_conversation
+    from srlm.judging.judge import judge_conversation
 
     conversation = judge_conversation(load_template("additive_5pt"), "What is 2 + 2?", "2 + 2 = 4.")
     [[judgment]] = vllm_backend.generate([conversation], Sampling(temperature=0, max_new_tokens=48, n=1, seed=0))
@@ -91,7 +91,7 @@ def test_answers_a_judge_prompt(vllm_backend) -> None:
 
 @gpu_only
 def test_count_tokens_matches_the_hf_tokenizer(vllm_backend) -> None:
-    from srlm.modeling import embedded_model_dir, load_tokenizer
+    from srlm.runtime.models import embedded_model_dir, load_tokenizer
 
     tokenizer = load_tokenizer(str(embedded_model_dir()))
     text = "Self-rewarding language models judge their own responses."

@@ -107,7 +107,7 @@ def _count_calls(owner: Any, name: str, point: str, calls: Calls, after: bool = 
 
 def _torn_append(calls: Calls) -> None:
     """At the chosen append, write half of the chunk's bytes (a cut-off line), then die."""
-    from srlm import rundir
+    from srlm.runtime import rundir
 
     original = rundir.RowLog.append
 
@@ -138,7 +138,7 @@ def _die_after_replace(suffix: str) -> None:
 
 
 def _hold_after_lock() -> None:
-    from srlm import rundir
+    from srlm.runtime import rundir
 
     original = rundir.RunLock.__enter__
 

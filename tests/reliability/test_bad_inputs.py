@@ -117,7 +117,7 @@ def _check_command(case: dict, code: int | str, err: str) -> None:
 def _check_loaded(source: Path, data: Path, rows: int) -> None:
     """The run's copy of an accepted IFT file holds its prompts unchanged (split into train and held-out)."""
     from srlm.data.seed import load_ift
-    from srlm.rundir import read_rows
+    from srlm.runtime.rundir import read_rows
 
     copied = read_rows(data / "ift.jsonl") + read_rows(data / "ift_heldout.jsonl")
     assert sorted(r["prompt"] for r in copied) == sorted(r["prompt"] for r in load_ift(source))
@@ -146,7 +146,7 @@ class EchoJudge:
 def _check_judged_response(case: dict, response: str, tmp_path: Path) -> None:
     """The judgments stage on one candidate whose response tries to score itself."""
     from srlm.config import load_config
-    from srlm.rundir import RunDir
+    from srlm.runtime.rundir import RunDir
     from srlm.stages import judgments
     from srlm.stages.common import StageContext
 
@@ -169,7 +169,7 @@ def test_generation_returns_only_the_new_text(tiny_model_dir: Path) -> None:
     from srlm.backends.base import Sampling
     from srlm.backends.transformers_backend import TransformersBackend
     from srlm.judging.templates import fill, load_template
-    from srlm.modeling import load_model, load_tokenizer
+    from srlm.runtime.models import load_model, load_tokenizer
 
     injected = (CORPUS / "judge" / "response_injects_score.txt").read_text(encoding="utf-8")
     request = fill(load_template("additive_5pt", ("prompt", "response")), prompt="What is 2 + 2?", response=injected)

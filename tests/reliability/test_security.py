@@ -37,7 +37,7 @@ def _keyword(call: ast.Call, name: str) -> str | None:
 
 
 def test_remote_code_is_off_by_default_and_never_forced_on() -> None:
-    from srlm.modeling import load_model, load_tokenizer
+    from srlm.runtime.models import load_model, load_tokenizer
 
     assert Config().trust_remote_code is False
     for function in (load_model, load_tokenizer):
@@ -154,7 +154,7 @@ def test_an_api_key_is_used_but_never_written_or_logged(chat_server: ChatServer,
 
 
 def test_run_names_cannot_leave_the_runs_folder_even_through_a_symlink(tmp_path: Path) -> None:
-    from srlm.rundir import run_dir_for
+    from srlm.runtime.rundir import run_dir_for
 
     outside = tmp_path / "outside"
     outside.mkdir()

@@ -1,4 +1,4 @@
-"""srlm.distributed and RowLog's per-rank files, with ranks simulated one after another (no process group)."""
+"""srlm.runtime.distributed and RowLog's per-rank files, with ranks simulated one after another (no process group)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from srlm import distributed
-from srlm.rundir import RowLog, read_rows
+from srlm.runtime import distributed
+from srlm.runtime.rundir import RowLog, read_rows
 
 
 @pytest.fixture

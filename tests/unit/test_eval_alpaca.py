@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from srlm.errors import UserError
+from srlm.data import sources
 from srlm.evaluation import alpaca
 from srlm.evaluation.compare import load_prompts
 
@@ -94,8 +95,8 @@ def test_prompts_by_name_and_eval_only_guard(cached_reference: Path, tmp_path: P
     prompts = load_prompts("alpaca_eval")
     assert [p["id"] for p in prompts] == ["alpaca-0", "alpaca-1"] and prompts[1]["prompt"] == "What is 2 + 2?"
     assert load_prompts("alpaca_eval", limit=1) == prompts[:1]
-    assert alpaca.is_eval_only(cached_reference)
-    assert not alpaca.is_eval_only(tmp_path / "ift.jsonl")
+    assert sources.is_eval_only(cached_reference)
+    assert not sources.is_eval_only(tmp_path / "ift.jsonl")
 
 
 def test_official_rows_and_pairing(cached_reference: Path) -> None:
@@ -127,7 +128,7 @@ def test_prompt_files(tmp_path: Path) -> None:
 
 def test_seed_data_refuses_alpaca_eval_files(cached_reference: Path, tmp_path: Path) -> None:
     from srlm.config import load_config
-    from srlm.rundir import RunDir
+    from srlm.runtime.rundir import RunDir
     from srlm.stages import seed_data
 
     config = load_config(None, [f"data.ift={cached_reference}"])

@@ -9,16 +9,10 @@ import pytest
 from srlm.config import load_config
 from srlm.errors import UserError
 from srlm.evaluation.judges import EvalContext, parse_openai_spec, work_file
-from srlm.evaluation.pairwise import (
-    JudgeSettings,
-    head_to_head_verdicts,
-    load_pairwise_template,
-    pairwise_conversation,
-    parse_pairwise,
-    score_verdict,
-)
+from srlm.judging.pairwise import (JudgeSettings, head_to_head_verdicts, load_pairwise_template, pairwise_conversation, score_verdict)
+from srlm.judging.parse import parse_verdict
 from srlm.judging.templates import placeholders
-from srlm.metrics import head_to_head
+from srlm.evaluation.metrics import head_to_head
 
 
 @pytest.mark.parametrize(
@@ -46,12 +40,12 @@ from srlm.metrics import head_to_head
         ("Winner: Responses A", None),
     ],
 )
-def test_parse_pairwise(text: str, expected: str | None) -> None:
-    assert parse_pairwise(text) == expected
+def test_parse_pairwise_verdict(text: str, expected: str | None) -> None:
+    assert parse_verdict(text, "response") == expected
 
 
 def test_a_later_unusable_verdict_overrides_an_earlier_one() -> None:
-    assert parse_pairwise("Winner: Response A\n\nOn balance they are equal. Winner: tie") is None
+    assert parse_verdict("Winner: Response A\n\nOn balance they are equal. Winner: tie", "response") is None
 
 
 def test_shipped_template_has_the_three_placeholders_and_ends_with_the_verdict_lines() -> None:

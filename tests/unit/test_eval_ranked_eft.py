@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from srlm.config import load_config
 from srlm.data.eft_builder import judge_sft_rows
 from srlm.evaluation.judges import EvalContext
-from srlm.evaluation.ranked_eft import build, downsample_top_score, human_quality, order_agrees, score_histogram
+from srlm.data.ranked_eft import build, downsample_top_score, human_quality, order_agrees, score_histogram
 from srlm.judging.templates import load_template
 
 

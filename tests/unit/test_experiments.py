@@ -62,7 +62,7 @@ def test_study_metrics_match_the_metrics_module() -> None:
     """The study judges held-out answers the way the pipeline does and groups them by prompt."""
     study = _script("judge_study")
     from srlm.backends.base import Sampling
-    from srlm.metrics import Group, reward_model_metrics
+    from srlm.evaluation.metrics import Group, reward_model_metrics
 
     heldout = [
         {"id": "a", "prompt": "qa", "responses": [{"text": "4.0", "score": 5}, {"text": "2.5", "score": 2}, {"text": "3.0", "score": 0}]},
@@ -74,6 +74,9 @@ def test_study_metrics_match_the_metrics_module() -> None:
 
         def generate(self, conversations: list, sampling: Sampling) -> list[list[str]]:
             return [[f"Fine.\nScore: {c[0]['content'].rsplit('ANSWER ', 1)[1]}"] * sampling.n for c in conversations]
+
+        def next_token_expectations(self, conversations: list, continuations: list, token_values: dict) -> None:
+            return None
 
     items = [{"id": f"{row['id']}-r{k}", "prompt_id": row["id"], "prompt": row["prompt"], "response": r["text"]} for row in heldout for k, r in enumerate(row["responses"])]
     conversations = [[{"role": "user", "content": f"judge ANSWER {item['response']}"}] for item in items]

@@ -20,7 +20,7 @@ def test_switch_is_on_inside_and_restored_after() -> None:
 
 
 def test_log_probs_are_the_same_with_and_without(tiny_model_dir: Path) -> None:
-    from srlm.modeling import load_model
+    from srlm.runtime.models import load_model
 
     model = load_model(str(tiny_model_dir))
     trl_utils.add_fused_lm_head(model)

@@ -17,7 +17,7 @@ from srlm.data.meta_builder import build_meta, unusable_responses
 from srlm.data.seed import bundled_path, load_ift
 from srlm.judging.parse import parse_score, parse_verdict
 from srlm.judging.templates import load_template
-from srlm.rundir import RunDir, read_json, read_rows
+from srlm.runtime.rundir import RunDir, read_json, read_rows
 from srlm.stages import seed_data
 
 # The meta-judge template shows the two judgments between these fixed headings.

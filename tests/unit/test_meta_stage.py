@@ -16,7 +16,7 @@ import pytest
 from srlm.backends.base import Sampling
 from srlm.config import load_config
 from srlm.errors import UserError
-from srlm.rundir import RunDir, read_rows
+from srlm.runtime.rundir import RunDir, read_rows
 from srlm.stages import meta_judgments as meta
 from srlm.stages import pairs
 from srlm.stages.common import StageContext

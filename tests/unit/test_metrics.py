@@ -8,19 +8,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from srlm.metrics import (
-    Group,
-    as_group,
-    exact_match,
-    five_best,
-    head_to_head,
-    kendall,
-    pairwise_accuracy,
-    reward_model_metrics,
-    spearman,
-    unswap,
-    win_rate_vs_reference,
-)
+from srlm.evaluation.metrics import (Group, as_group, exact_match, five_best, head_to_head, kendall, pairwise_accuracy, reward_model_metrics, spearman, win_rate_vs_reference)
+from srlm.judging.pairwise import unswap
 
 # Three held-out prompts, ranks 0 = best, as in Open Assistant.
 GROUPS = [

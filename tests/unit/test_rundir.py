@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from srlm.errors import UserError
-from srlm.rundir import RowLog, RunLock, read_rows, run_dir_for, write_json
+from srlm.runtime.rundir import RowLog, RunLock, read_rows, run_dir_for, write_json
 
 
 def test_write_json_leaves_no_temporary_file(tmp_path: Path) -> None:

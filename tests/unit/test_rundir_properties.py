@@ -10,7 +10,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from srlm.rundir import RowLog, read_rows, row_line, write_rows
+from srlm.runtime.rundir import RowLog, read_rows, row_line, write_rows
 
 # Every code point, lone surrogates included (a JSON "\ud800" from a server decodes to one).
 ANY_CHAR = st.characters(blacklist_categories=())

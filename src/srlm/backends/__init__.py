@@ -14,7 +14,7 @@ def make_backend(model_dir: Path, config: Config) -> Any:
     kind = config.backend.kind
     if kind == "transformers":
         from srlm.backends.transformers_backend import TransformersBackend
-        from srlm.modeling import load_model, load_tokenizer
+        from srlm.runtime.models import load_model, load_tokenizer
 
         tokenizer = load_tokenizer(str(model_dir), config.trust_remote_code)
         model = load_model(str(model_dir), config.dtype, config.trust_remote_code)
@@ -58,7 +58,7 @@ def _openai_backend(model_dir: Path, config: Config) -> Any:
         raise UserError("config key 'backend.base_url': required when backend.kind is 'openai' (e.g. http://127.0.0.1:8000/v1)")
     tokenizer = None
     if (Path(model_dir) / "tokenizer_config.json").is_file():
-        from srlm.modeling import load_tokenizer
+        from srlm.runtime.models import load_tokenizer
 
         tokenizer = load_tokenizer(str(model_dir), config.trust_remote_code)
     return OpenAIHTTPBackend(

@@ -1,7 +1,12 @@
-"""The interface every text-generation backend implements (transformers, vLLM, HTTP)."""
+"""The interface every text-generation backend implements (transformers, vLLM, HTTP).
+
+Callers type their backend arguments with ``Backend``; a backend is any object with these
+methods (a ``Protocol``: nothing to inherit). Test doubles implement the same methods.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol, Sequence
 
@@ -21,15 +26,27 @@ class Sampling:
 
 
 class Backend(Protocol):
-    """Generates ``sampling.n`` continuations for each conversation.
-
-    Returns one list of ``n`` texts per conversation, in input order. A backend applies the
-    model's chat template itself and opens the assistant turn.
-    """
+    """Generates text from conversations and, where the engine allows, scores next tokens."""
 
     def generate(self, conversations: Sequence[Conversation], sampling: Sampling) -> list[list[str]]:
+        """``sampling.n`` continuations per conversation, one list per conversation, in input
+        order. The backend applies the model's chat template and opens the assistant turn."""
         ...
 
     def count_tokens(self, text: str) -> int:
         """Number of tokens of ``text`` under this backend's tokenizer (for length control)."""
+        ...
+
+    def next_token_expectations(self, conversations: Sequence[Conversation], continuations: Sequence[str], token_values: Mapping[str, float]) -> list[float] | None:
+        """Per conversation, the mean of ``token_values`` under the next-token distribution
+        after its assistant turn opened with its continuation, renormalised over those tokens.
+
+        ``judging.expected`` asks for the digits "0".."5" after ``Score: `` this way. ``None``
+        when the engine does not expose next-token probabilities (HTTP servers, vLLM here) or
+        a key of ``token_values`` is not a single token of its tokenizer.
+        """
+        ...
+
+    def close(self) -> None:
+        """Release the model's memory (GPU engines); a no-op where there is nothing to free."""
         ...

@@ -19,6 +19,7 @@ dependency), ``backend.concurrency`` at a time. The server applies the chat temp
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 import http.client
 import json
 import logging
@@ -96,6 +97,14 @@ class OpenAIHTTPBackend:
         if self.tokenizer is not None:
             return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
         return math.ceil(len(text) / CHARS_PER_TOKEN)
+
+    def next_token_expectations(self, conversations: Sequence[Conversation], continuations: Sequence[str], token_values: Mapping[str, float]) -> list[float] | None:
+        """``None``: a chat-completions endpoint gives no next-token probabilities after a
+        given assistant prefix, so expected-digit scores are unavailable over HTTP."""
+        return None
+
+    def close(self) -> None:
+        """Nothing to release: the server keeps its model; connections close with each request."""
 
     def generate(self, conversations: Sequence[Conversation], sampling: Sampling) -> list[list[str]]:
         """``sampling.n`` texts per conversation, in input order; raises ``HTTPBackendError``."""

@@ -18,6 +18,7 @@ encoder-decoders use the plain path: ``model.generate`` on left-padded batches.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -123,12 +124,26 @@ class TransformersBackend:
     # -- the fast path --------------------------------------------------------------------
 
     @torch.inference_mode()
+    def next_token_expectations(self, conversations: Sequence[Conversation], continuations: Sequence[str], token_values: Mapping[str, float]) -> list[float] | None:
+        """See ``Backend.next_token_expectations``: softmax over the logits of the given tokens
+        after each conversation + continuation, then the mean of their values (float32)."""
+        ids = single_token_ids(self.tokenizer, list(token_values))
+        if ids is None:
+            return None
+        sequences = [self.encode(c) + self.tokenizer(text, add_special_tokens=False)["input_ids"] for c, text in zip(conversations, continuations)]
+        probs = torch.softmax(self.next_token_logits(sequences)[:, ids], dim=-1)
+        return [float(p) for p in probs @ torch.tensor(list(token_values.values()), dtype=torch.float32)]
+
+    def close(self) -> None:
+        """Nothing to release beyond what garbage collection frees (``StageContext.release``)."""
+        self._prefix = None
+
     def next_token_logits(self, sequences: Sequence[list[int]]) -> torch.Tensor:
         """The model's next-token logits after each token sequence, one row each (float32, CPU).
 
         Batched like generation: length-sorted batches, and on the fast path the prefix all
         sequences share (the judge rubric) comes from the cached KV, so only each suffix is
-        computed. ``judging.expected`` reads the digit probabilities after ``Score: `` this way.
+        computed. ``next_token_expectations`` (the judge's expected digit) reads them this way.
         """
         order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
         prefix = self._shared_prefix(list(sequences)) if self.fast else None
@@ -290,6 +305,17 @@ def plan_batches(lengths: list[int], n: int, batch_size: int) -> list[list[tuple
             batches[-1].append((conv, first, count))
             first, room = first + count, room - count
     return [b for b in batches if b]
+
+
+def single_token_ids(tokenizer: Any, texts: Sequence[str]) -> list[int] | None:
+    """The token id of each text when every one is a single token, else None."""
+    ids = []
+    for text in texts:
+        encoded = tokenizer(text, add_special_tokens=False)["input_ids"]
+        if len(encoded) != 1:
+            return None
+        ids.append(encoded[0])
+    return ids
 
 
 def sample_next(logits: torch.Tensor, sampling: Sampling, generator: torch.Generator) -> torch.Tensor:

@@ -7,6 +7,7 @@ passed as token ids, so a template that writes the BOS token does not get a seco
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 import gc
 from pathlib import Path
 from typing import Any, Sequence
@@ -78,6 +79,11 @@ class VLLMBackend:
             max_tokens=sampling.max_new_tokens,
             seed=seed,
         )
+
+    def next_token_expectations(self, conversations: Sequence[Conversation], continuations: Sequence[str], token_values: Mapping[str, float]) -> list[float] | None:
+        """``None``: expected-digit scoring runs on the transformers backend only (not wired
+        to vLLM's logprobs here), so those scores stay unset with this engine."""
+        return None
 
     def close(self) -> None:
         """Free the GPU memory before training loads its own copy of the model."""

@@ -4,8 +4,8 @@ The 805 AlpacaEval instructions, each with a reference output, ship inside the `
 source distribution on PyPI as ``example/outputs.json`` (generator ``"example"``; licence
 CC BY-NC 4.0). ``fetch_alpaca_eval`` downloads that sdist with pip and copies out that one file
 into ``<srlm cache>/alpaca_eval/``; nothing else in the archive is unpacked and nothing is
-written into the repository. These prompts are for evaluation only: ``is_eval_only`` lets seed
-loaders refuse them.
+written into the repository. These prompts are for evaluation only: ``data.sources.is_eval_only``
+lets seed loaders refuse them.
 
 The local win rate compares a model's outputs with those reference outputs using a configured
 judge, in both orders. It is a cheap signal during development, not the published metric:
@@ -24,7 +24,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Callable
 
 from srlm.errors import UserError
-from srlm.rundir import write_text
+from srlm.runtime.rundir import write_text
+from srlm.data.sources import alpaca_cache
 
 log = logging.getLogger("srlm")
 
@@ -37,24 +38,8 @@ PROMPTS_NAME = "alpaca_eval"  # what --prompts accepts
 Runner = Callable[..., Any]  # subprocess.run's signature
 
 
-def alpaca_cache() -> Path:
-    """``<srlm cache>/alpaca_eval``: the only place AlpacaEval data is written."""
-    from srlm.modeling import cache_dir
-
-    return cache_dir() / "alpaca_eval"
-
-
 def reference_path() -> Path:
     return alpaca_cache() / "outputs.json"
-
-
-def is_eval_only(path: str | Path) -> bool:
-    """Whether ``path`` lies inside the AlpacaEval cache (never seed or few-shot data)."""
-    try:
-        Path(path).resolve().relative_to(alpaca_cache().resolve())
-    except ValueError:
-        return False
-    return True
 
 
 def fetch_alpaca_eval(cache: Path | None = None, runner: Runner = subprocess.run) -> Path:

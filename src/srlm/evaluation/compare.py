@@ -15,20 +15,19 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
-from srlm import distributed
-from srlm.backends.base import Sampling
+from srlm.backends.base import Conversation, Sampling
 from srlm.config import Config
 from srlm.data.seed import read_jsonl
 from srlm.errors import UserError, at_line
 from srlm.evaluation.judges import EvalContext, ModelRef, judge_context, model_context, work_file
-from srlm.evaluation.pairwise import JudgeSettings, head_to_head_verdicts
+from srlm.judging.pairwise import JudgeSettings, head_to_head_verdicts
 from srlm.evaluation.text_table import table
-from srlm.metrics import head_to_head
-from srlm.rundir import RowLog, write_json
-from srlm.stages.common import chunked, progress
-from srlm.stages.evaluate import JudgeContext
+from srlm.evaluation.metrics import head_to_head
+from srlm.generation import Generation, generate_missing
+from srlm.judging.judge import JudgeContext
+from srlm.runtime.rundir import RowLog, write_json
 
 
 def load_prompts(spec: str, limit: int = 0) -> list[dict]:
@@ -90,18 +89,17 @@ def answer_sampling(config: Config, temperature: float = 0.0, max_new_tokens: in
 def generate_answers(ctx: JudgeContext, prompts: list[dict], sampling: Sampling, log_path: Path, desc: str) -> dict[str, str]:
     """One answer per prompt (resumable in ``log_path``), by prompt id."""
     log = RowLog(log_path)
+
+    def rows(chunk: Sequence[dict], outputs: list[list[str]], _: list[Conversation]) -> list[dict]:
+        return [{"id": p["id"], "prompt": p["prompt"], "answer": texts[0]} for p, texts in zip(chunk, outputs)]
+
     # Several backend batches per call: the backend sorts a call's rows by length.
-    size = max(1, ctx.config.backend.batch_size) * 4
-    bar = progress(len(prompts), desc, "answer")
-    for index, chunk in distributed.shard(chunked(prompts, size)):
-        if all(p["id"] in log.ids for p in chunk):
-            bar.update(len(chunk))
-            continue
-        seeded = dataclasses.replace(sampling, n=1, seed=ctx.seed(desc, index))
-        outputs = ctx.backend.generate([[{"role": "user", "content": p["prompt"]}] for p in chunk], seeded)
-        log.append([{"id": p["id"], "prompt": p["prompt"], "answer": texts[0]} for p, texts in zip(chunk, outputs)])
-        bar.update(len(chunk))
-    bar.close()
+    job = Generation(
+        label=desc, unit="answer", chunk_size=max(1, ctx.config.backend.batch_size) * 4,
+        sampling=lambda index: dataclasses.replace(sampling, n=1, seed=ctx.seed(desc, index)),
+        request=lambda p: [{"role": "user", "content": p["prompt"]}], rows=rows,
+    )
+    generate_missing(job, prompts, lambda: ctx.backend, log)
     log.finish(order=[p["id"] for p in prompts])
     return {row["id"]: row["answer"] for row in log.rows}
 

@@ -1,25 +1,56 @@
 """How well a model judges: reward-model metrics on held-out human-ranked (or scored) responses.
 
-The same measurement as the pipeline's ``M<t>/eval.json`` (``stages.evaluate``), for any model
-or for every model of a run, on any EFT-format file (``data.seed.load_eft``): pairwise accuracy,
-exact match, 5-best %, Spearman and Kendall against the human labels (Yuan et al. 2024, Table 4).
+``judge_metrics`` is the measurement behind the pipeline's ``M<t>/eval.json`` (the evaluate
+stage) and ``srlm eval judge`` (any model, or every model of a run, on any EFT-format file,
+``data.seed.load_eft``): pairwise accuracy, exact match, 5-best %, Spearman and Kendall against
+the human labels (Yuan et al. 2024, section 3.3 and Table 4), with bootstrap intervals.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from srlm.config import Config
 from srlm.data.seed import load_eft
 from srlm.errors import UserError
-from srlm.evaluation.judges import ModelRef, file_digest, model_context, resolve, run_models, is_run_dir, work_file
+from srlm.evaluation.judges import ModelRef, file_digest, is_run_dir, model_context, resolve, run_models, work_file
+from srlm.evaluation.metrics import Group, bootstrap_intervals, reward_model_metrics
 from srlm.evaluation.text_table import table
-from srlm.rundir import write_json
-from srlm.stages.evaluate import judge_metrics
+from srlm.judging.judge import JudgeContext, judge_items, response_items, text_mean
+from srlm.records import JudgmentRow, RankedPrompt
+from srlm.runtime.rundir import RowLog, write_json
 
 # metrics key -> column header (short: the table must fit an 80-column terminal)
 COLUMNS = {"pairwise_accuracy": "pairwise", "exact_match": "exact", "five_best": "5-best", "spearman": "spearman",
            "kendall": "kendall", "parse_rate": "parsed", "share_top_score": "top score"}
+
+
+def groups_from(heldout: Sequence[RankedPrompt], judged: dict[str, JudgmentRow], score: Callable[[JudgmentRow], float | None] = lambda row: row["mean_score"]) -> list[Group]:
+    """Metric groups: the judge's score (``score`` of its row) and the human label of each response."""
+    groups = []
+    for row in heldout:
+        scores = [score(judged[f"{row['id']}-r{k}"]) for k in range(len(row["responses"]))]
+        if "rank" in row["responses"][0]:
+            groups.append(Group.from_ranks(scores, [r["rank"] for r in row["responses"]]))
+        else:
+            groups.append(Group.from_scores(scores, [r["score"] for r in row["responses"]]))
+    return groups
+
+
+def judge_metrics(ctx: JudgeContext, heldout: Sequence[RankedPrompt], log_path: Path, samples: int, temperature: float, desc: str) -> dict:
+    """Reward-model metrics of ``ctx``'s model judging ``heldout`` (judgments resumable in ``log_path``)."""
+    items = response_items(heldout)
+    judged_log = RowLog(log_path)
+    judge_items(ctx, items, judged_log, samples, temperature, desc)
+    judged_log.finish(order=[i["id"] for i in items])
+    judged = {row["id"]: row for row in judged_log.rows}
+    groups = groups_from(heldout, judged)  # type: ignore[arg-type]
+    metrics = {**reward_model_metrics(groups), "ci95": bootstrap_intervals(groups)}
+    if ctx.config.judge.scoring == "expected":  # the written digits too, to compare the two
+        text_groups = groups_from(heldout, judged, text_mean)  # type: ignore[arg-type]
+        metrics["text_scoring"] = {**reward_model_metrics(text_groups), "ci95": bootstrap_intervals(text_groups)}
+    return metrics
 
 
 def targets(spec: str, every: bool = False) -> list[ModelRef]:

@@ -1,7 +1,7 @@
 """Who generates and who judges in an evaluation: models, run directories, HTTP endpoints.
 
 A *model spec* on the command line is a model directory or cached hub name (see
-``srlm.modeling.resolve_model``), the embedded model's name, or a run directory (its latest
+``srlm.runtime.models.resolve_model``), the embedded model's name, or a run directory (its latest
 complete model M<t>). A *judge spec* is a model spec or ``openai:<model_name>@<base_url>``: an
 OpenAI-compatible chat endpoint whose key is read from an environment variable at each request.
 """
@@ -17,9 +17,9 @@ from typing import Any, Callable
 
 from srlm.config import Config, from_dict, load_config, read_yaml
 from srlm.errors import UserError
-from srlm.modeling import free_memory
-from srlm.rundir import RunDir, model_done
-from srlm.stages.common import stable_seed
+from srlm.runtime.resources import free_memory
+from srlm.runtime.rundir import RunDir, model_done
+from srlm.generation import stable_seed
 
 # ``openai:gpt-4o@https://api.example.com/v1``: the name is everything before the "@" that
 # starts the URL, so a name may itself hold "@" (rare) but the URL may not (credentials in a
@@ -99,7 +99,7 @@ def run_models(root: str | Path, every: bool = False) -> list[ModelRef]:
 
 def resolve(spec: str) -> ModelRef:
     """A model directory, cached hub name, the embedded model, or a run's latest model."""
-    from srlm.modeling import resolve_model
+    from srlm.runtime.models import resolve_model
 
     if is_run_dir(spec):
         return run_models(spec)[0]

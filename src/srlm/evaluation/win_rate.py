@@ -16,20 +16,35 @@ resumable. M(t) is A, M1 is B: a win means M(t) was preferred. The entry holds
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
 
-from srlm import distributed
+from srlm.backends.base import Backend
+from srlm.config import Config
 from srlm.evaluation.compare import answer_sampling, generate_answers, summary
 from srlm.evaluation.judges import EvalContext, judge_context, parse_openai_spec, resolve
-from srlm.evaluation.pairwise import JudgeSettings, head_to_head_verdicts
-from srlm.rundir import read_json, write_json
-from srlm.stages.common import StageContext
+from srlm.judging.judge import JudgeContext
+from srlm.judging.pairwise import JudgeSettings, head_to_head_verdicts
+from srlm.records import SeedBundle
+from srlm.runtime import distributed
+from srlm.runtime.rundir import RunDir, read_json, write_json
 
 log = logging.getLogger("srlm")
 
 KEY = "win_rate_vs_M1"
 
 
-def pending(ctx: StageContext) -> bool:
+class IterationContext(JudgeContext, Protocol):
+    """What the hook needs of the pipeline's iteration: M(t) (``backend``), the run and a way
+    to load other checkpoints (the pipeline's ``StageContext`` is one)."""
+
+    run: RunDir
+    iteration: int
+    backend_factory: Callable[[Path, Config], Backend]
+
+
+def pending(ctx: IterationContext) -> bool:
     """Whether ``M<t>/eval.json`` should get a win rate it does not have yet."""
     t, cfg = ctx.iteration, ctx.config.eval
     if t < 2 or cfg.win_rate_prompts <= 0:
@@ -38,7 +53,7 @@ def pending(ctx: StageContext) -> bool:
     return not (path.exists() and KEY in read_json(path))
 
 
-def update_eval(ctx: StageContext, seeds: dict, method: str = "pairwise") -> dict | None:
+def update_eval(ctx: IterationContext, seeds: SeedBundle, method: str = "pairwise") -> dict | None:
     """Add ``win_rate_vs_M1`` to ``M<t>/eval.json`` (t = ``ctx.iteration``) once; returns it.
 
     Does nothing for t < 2, when ``eval.win_rate_prompts`` is 0, or when the file already
@@ -60,7 +75,7 @@ def update_eval(ctx: StageContext, seeds: dict, method: str = "pairwise") -> dic
     return result
 
 
-def _measure(ctx: StageContext, prompts: list[dict], method: str) -> dict:
+def _measure(ctx: IterationContext, prompts: list[dict], method: str) -> dict:
     t, config, run = ctx.iteration, ctx.config, ctx.run
     sampling = answer_sampling(config)
     m1 = EvalContext(config, "M1", lambda: ctx.backend_factory(run.model(1), config))
@@ -80,7 +95,7 @@ def _measure(ctx: StageContext, prompts: list[dict], method: str) -> dict:
     return outcome | about | {"prompts": len(prompts), "source": "data/ift_heldout.jsonl"}
 
 
-def _judge(ctx: StageContext, m1: EvalContext) -> EvalContext | StageContext:
+def _judge(ctx: IterationContext, m1: EvalContext) -> EvalContext | IterationContext:
     """``eval.win_rate_judge`` as a context: M1, M(t), another model or an HTTP endpoint."""
     spec, config = ctx.config.eval.win_rate_judge, ctx.config
     if spec == "M1":

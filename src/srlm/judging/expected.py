@@ -1,7 +1,8 @@
 """Scores from the digit probabilities after ``Score: ``, instead of the sampled digit.
 
-Two uses, both off by default and both needing the model's logits (the in-process
-transformers backend only):
+Two uses, both off by default and both needing the model's next-token probabilities, which
+only an in-process engine exposes (``Backend.next_token_expectations``; the transformers
+backend computes them, the HTTP and vLLM backends return ``None`` and every score stays unset):
 - ``judge.expected_score_fallback``: a judgment without a parsable score is continued with
   ``"\\nScore: "`` and the probabilities of the next token being "0".."5" give its score;
 - ``judge.scoring: expected``: every judgment's score is the expected digit at its own
@@ -10,38 +11,21 @@ transformers backend only):
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
-from typing import Any
 
-import torch
-
-from srlm.backends.base import Conversation
+from srlm.backends.base import Backend, Conversation
+from srlm.judging.parse import SCORE_LABEL
 
 
-def digit_token_ids(tokenizer: Any, max_score: int = 5) -> list[int] | None:
-    """Token ids of "0".."max_score" when each digit is a single token, else None."""
-    ids = []
-    for digit in range(max_score + 1):
-        encoded = tokenizer(str(digit), add_special_tokens=False)["input_ids"]
-        if len(encoded) != 1:
-            return None
-        ids.append(encoded[0])
-    return ids
-
-
-def fallback_scores(backend: Any, conversations: Sequence[Conversation], judgments: Sequence[str], max_score: int = 5) -> list[float | None]:
+def fallback_scores(backend: Backend, conversations: Sequence[Conversation], judgments: Sequence[str], max_score: int = 5) -> list[float | None]:
     """``judge.expected_score_fallback``: the expected digit after each whole judgment continued
     with ``"\\nScore: "`` (for judgments whose written score could not be parsed)."""
     return _digit_expectations(backend, conversations, [j.rstrip() + "\nScore: " for j in judgments], max_score)
 
 
-def expected_score(backend: Any, conversation: Conversation, judgment: str, max_score: int = 5) -> float | None:
+def expected_score(backend: Backend, conversation: Conversation, judgment: str, max_score: int = 5) -> float | None:
     """Expected score from the digit probabilities after ``judgment + "\\nScore: "``."""
     return fallback_scores(backend, [conversation], [judgment], max_score)[0]
-
-
-_SCORE_LABEL = re.compile(r"score\s*:", re.IGNORECASE)
 
 
 def up_to_score(judgment: str) -> str:
@@ -53,13 +37,13 @@ def up_to_score(judgment: str) -> str:
     >>> up_to_score("Off topic.")
     'Off topic.\\nScore: '
     """
-    labels = list(_SCORE_LABEL.finditer(judgment))
+    labels = list(SCORE_LABEL.finditer(judgment))
     if not labels:
         return judgment.rstrip() + "\nScore: "
     return judgment[: labels[-1].start()] + "Score: "
 
 
-def expected_scores(backend: Any, conversations: Sequence[Conversation], judgments: Sequence[str], max_score: int = 5) -> list[float | None]:
+def expected_scores(backend: Backend, conversations: Sequence[Conversation], judgments: Sequence[str], max_score: int = 5) -> list[float | None]:
     """Expected digit score of each ``(conversation, judgment)``: the probabilities of "0".."5"
     as the next token after the judgment's own ``Score: `` (``judge.scoring: expected``).
 
@@ -70,19 +54,16 @@ def expected_scores(backend: Any, conversations: Sequence[Conversation], judgmen
     return _digit_expectations(backend, conversations, [up_to_score(j) for j in judgments], max_score)
 
 
-def _digit_expectations(backend: Any, conversations: Sequence[Conversation], continuations: Sequence[str], max_score: int) -> list[float | None]:
+def _digit_expectations(backend: Backend, conversations: Sequence[Conversation], continuations: Sequence[str], max_score: int) -> list[float | None]:
     """The expected next digit after each conversation's assistant turn opened with its
-    continuation (text ending in ``Score: ``); all ``None`` without the model's logits.
+    continuation (text ending in ``Score: ``); all ``None`` when the backend cannot say.
 
-    The backend computes the logits in batches, with the judge rubric's cached KV (one forward
-    of each suffix).
+    The backend renormalises the probabilities of "0".."max_score" and takes their mean
+    (``Backend.next_token_expectations``); the transformers backend batches it with the judge
+    rubric's cached KV (one forward of each suffix).
     """
-    tokenizer = getattr(backend, "tokenizer", None)
-    digits = digit_token_ids(tokenizer, max_score) if tokenizer is not None else None
-    if digits is None or not hasattr(backend, "next_token_logits"):
-        return [None] * len(continuations)
     if not continuations:
         return []
-    rows = [backend.encode(c) + tokenizer(text, add_special_tokens=False)["input_ids"] for c, text in zip(conversations, continuations)]
-    probs = torch.softmax(backend.next_token_logits(rows)[:, digits], dim=-1)
-    return [float(p) for p in probs @ torch.arange(max_score + 1, dtype=torch.float32)]
+    digits = {str(d): float(d) for d in range(max_score + 1)}
+    values = backend.next_token_expectations(conversations, continuations, digits)
+    return list(values) if values is not None else [None] * len(continuations)

@@ -30,16 +30,21 @@ bare ``A``/``B`` and nothing else; the last occurrence decides; naming both
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Literal
 
 Verdict = Literal["A", "B"]
+# A verdict mapped back to the compared models ("A" = model A won); ``None`` = no decision.
+ModelVerdict = Literal["A", "B"] | None
+VerdictNoun = Literal["judgment", "response"]
 
 # Emphasis, brackets and quotes a model wraps around a value ("**4**", "[4]", '"Judgment A"').
 _OPEN = r"[\s*_\[<(\"'“‘`]*"
 _CLOSE = r"[*_\]>)\"'”’`]*"
 _NUMBER = r"[+-]?[0-9]+(?:\.[0-9]+)?"
 
-_SCORE_LABEL = re.compile(r"(?<![A-Za-z])score[ \t]*[*_]*[ \t]*[:=]", re.IGNORECASE)
+# The label before a score; ``judging.expected`` cuts a judgment at its last one too.
+SCORE_LABEL = re.compile(r"(?<![A-Za-z])score[ \t]*[*_]*[ \t]*[:=]", re.IGNORECASE)
 _SCORE_VALUE = re.compile(rf"[ \t]*{_OPEN}(?P<num>{_NUMBER})")
 # What may follow the number: closing emphasis, a denominator, "points", in any order.
 _SCORE_TAIL = re.compile(
@@ -54,14 +59,29 @@ _SCORE_SECOND = re.compile(
 )
 
 _WINNER_LABEL = re.compile(r"(?<![A-Za-z])winner[ \t]*[*_]*[ \t]*:", re.IGNORECASE)
-# Letters are matched case-sensitively unless "Judgment" precedes them: a bare "a" is an article.
-_JUDGMENT = r"(?i:judge?ment)[ \t]*(?P<letter>[ABab])(?![A-Za-z0-9])"
-_VERDICT_VALUE = re.compile(rf"{_OPEN}{_JUDGMENT}")
-_VERDICT_BARE = re.compile(rf"{_OPEN}(?P<letter>[AB]){_CLOSE}[ \t]*[.!]?[ \t]*$")
-_VERDICT_SECOND = re.compile(
-    rf"{_CLOSE}[ \t]*(?:\||/|&|,|(?i:or|and|nor|vs\.?))[ \t]*{_OPEN}"
-    r"(?:(?i:judge?ment)[ \t]*[ABab]|[AB])(?![A-Za-z0-9])"
-)
+# What a verdict names: the meta-judge's "Judgment A" (either spelling) or the pairwise judge's
+# "Response A". Letters are case-sensitive unless the noun precedes them: a bare "a" is an article.
+_NOUNS = {"judgment": r"(?i:judge?ment)", "response": r"(?i:response)"}
+
+
+@dataclass(frozen=True)
+class _VerdictPatterns:
+    named: re.Pattern[str]
+    bare: re.Pattern[str]
+    second: re.Pattern[str]
+
+
+def _verdict_patterns(noun: str) -> _VerdictPatterns:
+    label = _NOUNS[noun]
+    return _VerdictPatterns(
+        named=re.compile(rf"{_OPEN}{label}[ \t]*(?P<letter>[ABab])(?![A-Za-z0-9])"),
+        bare=re.compile(rf"{_OPEN}(?P<letter>[AB]){_CLOSE}[ \t]*[.!]?[ \t]*$"),
+        # A second option joined to the first ("Judgment A | Judgment B", "Response A or B").
+        second=re.compile(rf"{_CLOSE}[ \t]*(?:\||/|&|,|(?i:or|and|nor|vs\.?))[ \t]*{_OPEN}(?:{label}[ \t]*[ABab]|[AB])(?![A-Za-z0-9])"),
+    )
+
+
+_VERDICTS = {noun: _verdict_patterns(noun) for noun in _NOUNS}
 
 # Marks "this label names a value, but not one we can use" (it still counts as the last one).
 _UNUSABLE = object()
@@ -99,7 +119,7 @@ def parse_score(text: str, max_score: float = 5) -> float | None:
     True
     """
     last: object = None
-    for label in _SCORE_LABEL.finditer(text):
+    for label in SCORE_LABEL.finditer(text):
         value = _score_after(text, label.end(), max_score)
         if value is not None:
             last = value
@@ -137,8 +157,13 @@ def _value_line(text: str, start: int) -> tuple[str, bool]:
     return "", False
 
 
-def parse_verdict(text: str) -> Verdict | None:
-    """The meta-judge's verdict, ``"A"`` or ``"B"``, from its last ``Winner:`` line, or ``None``.
+def parse_verdict(text: str, noun: VerdictNoun = "judgment") -> Verdict | None:
+    """The verdict ``"A"`` or ``"B"`` from the last ``Winner:`` line that names one, or ``None``.
+
+    ``noun`` is what the prompt asked to name: ``"judgment"`` for the meta-judge (MR Fig. 2,
+    ``Winner: [Judgment A | Judgment B]``), ``"response"`` for the pairwise head-to-head judge.
+    ``None`` when no line names a winner, the last one names both or something else ("Tie"),
+    or the text ends by copying the template's two options on consecutive lines (an echo).
 
     >>> parse_verdict('''Judgment A awards the fourth point although the response never
     ... answers the second question; Judgment B applies the rubric more faithfully.
@@ -149,25 +174,61 @@ def parse_verdict(text: str) -> Verdict | None:
     'A'
     >>> parse_verdict('Winner: "Judgment A", because Judgment B ignores the rubric.')
     'A'
+    >>> parse_verdict("Winner: “Judgment B”")
+    'B'
     >>> parse_verdict("Winner: Judgment A | Judgment B") is None
     True
     >>> parse_verdict("Both judgments are equally accurate.") is None
     True
+
+    The pairwise judge names responses:
+
+    >>> parse_verdict('''Response A lists the steps but gets the boiling point wrong. Response B
+    ... is shorter and correct, and answers exactly what was asked.
+    ...
+    ... Winner: Response B''', "response")
+    'B'
+    >>> parse_verdict("**Winner:** [Response A]", "response"), parse_verdict("Winner: A", "response")
+    ('A', 'A')
+    >>> parse_verdict("Winner: Response B\\nOn reflection B misreads the question.\\nWinner: Response A", "response")
+    'A'
+    >>> parse_verdict("Both are equally good. Winner: Tie", "response") is None
+    True
+    >>> parse_verdict("Winner: Response A or Response B", "response") is None
+    True
+    >>> parse_verdict("I will now decide.\\nWinner: Response A\\nWinner: Response B", "response") is None
+    True
+    >>> parse_verdict("Response A is better.", "response") is None
+    True
     """
-    last: object = None
+    patterns = _VERDICTS[noun]
+    found: list[tuple[int, object]] = []  # (line number, "A" / "B" / _UNUSABLE)
     for label in _WINNER_LABEL.finditer(text):
-        value = _verdict_after(text, label.end())
+        line_no = text.count("\n", 0, label.end())
+        line, own_line = _value_line(text, label.end())
+        value = _verdict_value(line, patterns)
         if value is not None:
-            last = value
-    return last if last in ("A", "B") else None  # type: ignore[return-value]
-
-
-def _verdict_after(text: str, start: int) -> str | object | None:
-    """The verdict right after a label: ``"A"``/``"B"``, ``_UNUSABLE``, or ``None`` (none named)."""
-    line, _ = _value_line(text, start)
-    named = _VERDICT_VALUE.match(line) or _VERDICT_BARE.match(line)
-    if named is None:
+            found.append((line_no + _line_offset(text, label.end(), own_line), value))
+    if not found or found[-1][1] is _UNUSABLE:
         return None
-    if _VERDICT_SECOND.match(line, named.end()):
+    if len(found) >= 2 and found[-2][0] == found[-1][0] - 1 and {found[-2][1], found[-1][1]} == {"A", "B"}:
+        return None  # "Winner: Judgment A\nWinner: Judgment B": the template's options copied
+    return found[-1][1]  # type: ignore[return-value]
+
+
+def _line_offset(text: str, start: int, own_line: bool) -> int:
+    """How many lines below the label its value stands (0 unless it is on a later line)."""
+    if not own_line:
+        return 0
+    rest = text[start:].split("\n")
+    return next(k for k, line in enumerate(rest[1:], start=1) if line.strip())
+
+
+def _verdict_value(line: str, patterns: _VerdictPatterns) -> str | object | None:
+    """The verdict at the start of ``line``: ``"A"``/``"B"``, ``_UNUSABLE``, or ``None`` (none named)."""
+    if not line.strip(" \t*_"):
+        return None
+    named = patterns.named.match(line) or patterns.bare.match(line)
+    if named is None or patterns.second.match(line, named.end()):
         return _UNUSABLE
     return named.group("letter").upper()

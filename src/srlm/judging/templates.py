@@ -38,6 +38,11 @@ TEMPLATES: dict[str, TemplateInfo] = {
         citation="Wu et al. 2024, Meta-Rewarding Language Models, Figure 2 (arXiv 2407.19594)",
         placeholders=("prompt", "response", "judgment_a", "judgment_b"),
     ),
+    "pairwise": TemplateInfo(
+        file="pairwise.txt",
+        citation="srlm's own head-to-head prompt; SR section 3.2 compares models with GPT-4 as a pairwise evaluator",
+        placeholders=("prompt", "response_a", "response_b"),
+    ),
 }
 
 

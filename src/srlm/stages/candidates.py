@@ -2,41 +2,43 @@
 
 from __future__ import annotations
 
-from srlm import distributed
-from srlm.backends.base import Sampling
-from srlm.rundir import RowLog
-from srlm.stages.common import StageContext, chunked, progress
+from collections.abc import Sequence
+
+from srlm.backends.base import Conversation, Sampling
+from srlm.generation import Generation, generate_missing
+from srlm.records import CandidateRow, PromptRow
+from srlm.runtime.rundir import RowLog
+from srlm.stages.common import StageContext
 
 
-def run(ctx: StageContext, prompts: list[dict]) -> list[dict]:
+def run(ctx: StageContext, prompts: list[PromptRow]) -> list[CandidateRow]:
     """Write ``candidates.jsonl``: one row per (prompt, sample), resumable a chunk at a time."""
     cfg = ctx.config.candidates
     log = RowLog(ctx.path("candidates.jsonl"))
     if log.done:
-        return log.rows
-    # A chunk is about one generation batch of rows; its seed depends only on its index, so a
-    # resumed run samples exactly what an uninterrupted one would.
-    per_chunk = max(1, ctx.config.backend.batch_size // cfg.n)
-    bar = progress(len(prompts) * cfg.n, f"iter{ctx.iteration} candidates", "resp")
-    for index, chunk in distributed.shard(chunked(prompts, per_chunk)):
-        ids = [candidate_id(p["id"], k) for p in chunk for k in range(cfg.n)]
-        if all(i in log.ids for i in ids):
-            bar.update(len(ids))
-            continue
-        sampling = Sampling(temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens, n=cfg.n, seed=ctx.seed("candidates", index))
-        outputs = ctx.backend.generate([[{"role": "user", "content": p["prompt"]}] for p in chunk], sampling)
-        log.append([
+        return log.rows  # type: ignore[return-value]
+
+    def rows(chunk: Sequence[PromptRow], outputs: list[list[str]], _: list[Conversation]) -> list[dict]:
+        return [
             {"id": candidate_id(p["id"], k), "prompt_id": p["id"], "prompt": p["prompt"], "sample": k, "response": text}
             for p, texts in zip(chunk, outputs)
             for k, text in enumerate(texts)
-        ])
-        bar.update(len(ids))
-    bar.close()
+        ]
+
+    # A chunk is about one generation batch of rows; its seed depends only on its index, so a
+    # resumed run samples exactly what an uninterrupted one would.
+    job = Generation(
+        label=f"iter{ctx.iteration} candidates", unit="resp", chunk_size=ctx.config.backend.batch_size // cfg.n,
+        sampling=lambda index: Sampling(temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens, n=cfg.n, seed=ctx.seed("candidates", index)),
+        request=lambda p: [{"role": "user", "content": p["prompt"]}], rows=rows,
+        row_ids=lambda p: [candidate_id(p["id"], k) for k in range(cfg.n)], units_per_item=cfg.n,
+    )
+    generate_missing(job, prompts, lambda: ctx.backend, log)
     order = [candidate_id(p["id"], k) for p in prompts for k in range(cfg.n)]
-    return log.finish(order=order, before_final=lambda rows: ctx.record("candidates", candidate_stats(ctx, rows, len(prompts))))
+    return log.finish(order=order, before_final=lambda done: ctx.record("candidates", candidate_stats(ctx, done, len(prompts))))  # type: ignore[return-value]
 
 
-def candidate_stats(ctx: StageContext, rows: list[dict], prompts: int) -> dict:
+def candidate_stats(ctx: StageContext, rows: list[CandidateRow], prompts: int) -> dict:
     """Counts and mean lengths of the candidates (length growth across iterations shows here)."""
     lengths = [ctx.backend.count_tokens(row["response"]) for row in rows]
     return {

@@ -2,42 +2,24 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
 
-from tqdm import tqdm
-
-from srlm import distributed
+from srlm.backends.base import Backend
 from srlm.config import Config
 from srlm.errors import UserError
-from srlm.modeling import free_memory
-from srlm.rundir import RunDir, read_json, write_json
+from srlm.generation import stable_seed
+from srlm.runtime import distributed
+from srlm.runtime.resources import free_memory
+from srlm.runtime.rundir import RunDir, read_json, write_json
 
 log = logging.getLogger("srlm")
 
 
 class PipelineStop(UserError):
     """The run cannot go on for a reason the user must see (e.g. zero usable pairs)."""
-
-
-def stable_seed(*parts: object) -> int:
-    """A 31-bit seed from any parts, the same on every machine and Python run."""
-    digest = hashlib.sha256("|".join(map(str, parts)).encode()).digest()
-    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
-
-
-def chunked(items: Sequence[Any], size: int) -> Iterator[tuple[int, Sequence[Any]]]:
-    """(chunk index, items) in order: chunk boundaries depend only on ``size``."""
-    for index, start in enumerate(range(0, len(items), size)):
-        yield index, items[start : start + size]
-
-
-def progress(total: int, desc: str, unit: str) -> tqdm:
-    """A progress bar with rows/s for a long stage (shown by the main process only)."""
-    return tqdm(total=total, desc=desc, unit=unit, dynamic_ncols=True, leave=False, disable=not distributed.is_main())
 
 
 @dataclass
@@ -51,8 +33,8 @@ class StageContext:
     config: Config
     run: RunDir
     iteration: int
-    backend_factory: Callable[[Path, Config], Any]
-    _backend: Any = field(default=None, repr=False)
+    backend_factory: Callable[[Path, Config], Backend]
+    _backend: Backend | None = field(default=None, repr=False)
 
     @property
     def model_path(self) -> Path:
@@ -67,16 +49,15 @@ class StageContext:
         return self.folder / name
 
     @property
-    def backend(self) -> Any:
+    def backend(self) -> Backend:
         if self._backend is None:
             self._backend = self.backend_factory(self.model_path, self.config)
         return self._backend
 
     def release(self) -> None:
         """Free the generation model (training loads its own copy); vLLM frees its GPU memory."""
-        close = getattr(self._backend, "close", None)
-        if close is not None:
-            close()
+        if self._backend is not None:
+            self._backend.close()
         self._backend = None
         free_memory()
 

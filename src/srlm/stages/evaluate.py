@@ -1,104 +1,36 @@
-"""Evaluation of model M(t) as a judge on held-out EFT prompts (SR section 3.3, Table 4).
+"""Evaluation of M(t) after it is made: ``M<t>/eval.json`` (SR section 3.3, Table 4; 3.2).
 
-Writes ``M<t>/eval.json`` with pairwise accuracy, exact match, 5-best %, Spearman and Kendall
-against the human (or graded) quality, plus the parse rate. Judgments are kept in
-``M<t>/eval_judgments.jsonl`` (resumable) so every number can be traced to model text.
+1. M(t) as a judge on the run's held-out EFT prompts (``evaluation.judge_eval.judge_metrics``):
+   pairwise accuracy, exact match, 5-best %, Spearman, Kendall, parse rate. The judgments are
+   kept in ``M<t>/eval_judgments.jsonl`` (resumable), so every number traces to model text.
+2. For t >= 2 with ``eval.win_rate_prompts`` > 0: M(t) against the frozen M1 head to head
+   (``evaluation.win_rate``), added to the same file.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any, Protocol
+import logging
 
-from srlm import distributed
-from srlm.backends.base import Sampling
-from srlm.config import Config
-from srlm.judging.templates import load_template
-from srlm.metrics import Group, bootstrap_intervals, reward_model_metrics
-from srlm.rundir import RowLog, write_json
-from srlm.stages.common import StageContext, chunked, log, progress
-from srlm.stages.judgments import judge_conversation, judgment_row, mean_of, score_rows
+from srlm.evaluation import win_rate
+from srlm.evaluation.judge_eval import judge_metrics
+from srlm.records import SeedBundle
+from srlm.runtime import distributed
+from srlm.runtime.rundir import write_json
+from srlm.stages.common import StageContext
+
+log = logging.getLogger("srlm")
 
 
-class JudgeContext(Protocol):
-    """What judging needs: a config, a backend (loaded on first use) and per-chunk seeds.
-
-    A ``StageContext`` is one; ``srlm.evaluation.judges.EvalContext`` is one without a run.
-    """
-
-    config: Config
-
-    @property
-    def backend(self) -> Any: ...
-
-    def seed(self, stage: str, *chunk: int) -> int: ...
+def run(ctx: StageContext, seeds: SeedBundle) -> dict:
+    """Measure M(t) (``ctx.iteration`` = t) and write ``M<t>/eval.json``."""
+    result = judge_eval(ctx, seeds)
+    if ctx.iteration >= 2 and ctx.config.eval.win_rate_prompts > 0:
+        win_rate.update_eval(ctx, seeds, ctx.config.eval.win_rate_method)
+    return result
 
 
-def heldout_items(heldout: list[dict], limit: int = 0) -> list[dict]:
-    """One item per (held-out prompt, response)."""
-    rows = heldout[:limit] if limit else heldout
-    return [
-        {"id": f"{row['id']}-r{k}", "prompt_id": row["id"], "prompt": row["prompt"], "response": resp["text"]}
-        for row in rows
-        for k, resp in enumerate(row["responses"])
-    ]
-
-
-def text_mean(row: dict) -> float | None:
-    """The mean of the digits the judge wrote (the score under ``judge.scoring: text``)."""
-    return mean_of(row["scores"])
-
-
-def groups_from(heldout: list[dict], judged: dict[str, dict], score: Callable[[dict], float | None] = lambda row: row["mean_score"]) -> list[Group]:
-    """Metric groups: the judge's score (``score`` of its row) and the human label of each response."""
-    groups = []
-    for row in heldout:
-        scores = [score(judged[f"{row['id']}-r{k}"]) for k in range(len(row["responses"]))]
-        if "rank" in row["responses"][0]:
-            groups.append(Group.from_ranks(scores, [r["rank"] for r in row["responses"]]))
-        else:
-            groups.append(Group.from_scores(scores, [r["score"] for r in row["responses"]]))
-    return groups
-
-
-def judge_items(ctx: JudgeContext, items: list[dict], log_file: RowLog, samples: int, temperature: float, desc: str) -> None:
-    """Judge every item not yet in ``log_file``, a chunk at a time."""
-    cfg = ctx.config.judge
-    template = load_template(cfg.template, ("prompt", "response"))
-    per_chunk = max(1, ctx.config.backend.batch_size // samples)
-    bar = progress(len(items) * samples, desc, "judgment")
-    for index, chunk in distributed.shard(chunked(items, per_chunk)):
-        if all(item["id"] in log_file.ids for item in chunk):
-            bar.update(len(chunk) * samples)
-            continue
-        sampling = Sampling(temperature=temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens, n=samples, seed=ctx.seed(desc, index))
-        conversations = [judge_conversation(template, i["prompt"], i["response"]) for i in chunk]
-        outputs = ctx.backend.generate(conversations, sampling)
-        rows = [judgment_row(item, texts) for item, texts in zip(chunk, outputs)]
-        score_rows(ctx.backend, cfg, rows, conversations)
-        log_file.append(rows)
-        bar.update(len(chunk) * samples)
-    bar.close()
-
-
-def judge_metrics(ctx: JudgeContext, heldout: list[dict], log_path: Path, samples: int, temperature: float, desc: str) -> dict:
-    """Reward-model metrics of ``ctx``'s model judging ``heldout`` (judgments resumable in ``log_path``)."""
-    items = heldout_items(heldout)
-    judged_log = RowLog(log_path)
-    judge_items(ctx, items, judged_log, samples, temperature, desc)
-    judged_log.finish(order=[i["id"] for i in items])
-    judged = {row["id"]: row for row in judged_log.rows}
-    groups = groups_from(heldout, judged)
-    metrics = {**reward_model_metrics(groups), "ci95": bootstrap_intervals(groups)}
-    if ctx.config.judge.scoring == "expected":  # the written digits too, to compare the two
-        text_groups = groups_from(heldout, judged, text_mean)
-        metrics["text_scoring"] = {**reward_model_metrics(text_groups), "ci95": bootstrap_intervals(text_groups)}
-    return metrics
-
-
-def run(ctx: StageContext, seeds: dict) -> dict:
-    """Measure M(t) (``ctx.iteration`` = t) as a judge and write ``M<t>/eval.json``."""
+def judge_eval(ctx: StageContext, seeds: SeedBundle) -> dict:
+    """M(t)'s judge metrics on the held-out EFT prompts, written to ``M<t>/eval.json``."""
     cfg = ctx.config.eval
     t = ctx.iteration
     heldout = seeds["eft_heldout"][: cfg.max_heldout] if cfg.max_heldout else seeds["eft_heldout"]

@@ -1,6 +1,6 @@
 """Stage 3b (Meta-Rewarding only): the meta-judge compares judgments; Elo makes judge pairs.
 
-Wu et al. 2024 (arXiv 2407.19594), section 3.2; ALGORITHM.md section 2 step 3. Per prompt:
+Wu et al. 2024 (arXiv 2407.19594), section 3.2. Per prompt:
 
 1. pick the response whose judge scores vary most (no disagreement: the prompt gives no pair);
 2. the meta-judge compares every ordered pair of that response's parsed judgments, so each
@@ -21,15 +21,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from srlm import distributed
-from srlm.backends.base import Sampling
+from srlm.backends.base import Conversation, Sampling
 from srlm.errors import UserError
+from srlm.generation import Generation, generate_missing
 from srlm.judging.elo import battle_matrix, elo_scores, judge_pair, position_counts, position_weights
 from srlm.judging.parse import parse_verdict
 from srlm.judging.selection import most_varied
 from srlm.judging.templates import fill, load_template
-from srlm.rundir import RowLog, read_rows, write_rows
-from srlm.stages.common import StageContext, chunked, log, progress
+from srlm.records import CandidateRow, JudgePairRow, JudgmentRow, MetaJudgmentRow
+from srlm.runtime import distributed
+from srlm.runtime.rundir import RowLog, read_rows, write_rows
+from srlm.stages.common import StageContext, log
 
 # A verdict table: (index shown first, index shown second) -> index of the winner, or None.
 Table = dict[tuple[int, int], int | None]
@@ -62,7 +64,7 @@ class JudgePick:
     dropped: str | None = None
 
 
-def run(ctx: StageContext, candidates: list[dict], judgments: list[dict]) -> list[dict]:
+def run(ctx: StageContext, candidates: list[CandidateRow], judgments: list[JudgmentRow]) -> list[JudgePairRow]:
     """Write ``meta_judgments.jsonl`` and ``judge_pairs.jsonl``; return the judge pairs to train on.
 
     The stage runs (and records its ``meta`` stats) in every iteration, so the meta-judge's biases
@@ -148,37 +150,34 @@ def comparisons(targets: list[Target]) -> list[dict]:
     return rows
 
 
-def meta_conversation(template: str, target: Target, first: int, second: int) -> list[dict]:
+def meta_conversation(template: str, target: Target, first: int, second: int) -> Conversation:
     """The meta-judge request comparing judgment ``first`` (as A) with ``second`` (as B)."""
     text = fill(template, prompt=target.prompt, response=target.response,
                 judgment_a=target.judgments[first], judgment_b=target.judgments[second])
     return [{"role": "user", "content": text}]
 
 
-def meta_judge(ctx: StageContext, targets: list[Target]) -> list[dict]:
+def meta_judge(ctx: StageContext, targets: list[Target]) -> list[MetaJudgmentRow]:
     """The rows of ``meta_judgments.jsonl``: one meta-judgment per ordered pair, resumable."""
     cfg = ctx.config.meta
     template = load_template(cfg.template, ("prompt", "response", "judgment_a", "judgment_b"))
     log = RowLog(ctx.path("meta_judgments.jsonl"))
     todo = comparisons(targets)
     if log.done:
-        return log.rows
-    bar = progress(len(todo), f"iter{ctx.iteration} meta-judging", "verdict")
+        return log.rows  # type: ignore[return-value]
     # Chunk boundaries and seeds depend only on the (final) judgments, so a resumed run samples
     # exactly what an uninterrupted one would.
-    for index, chunk in distributed.shard(chunked(todo, ctx.config.backend.batch_size)):
-        if all(c["id"] in log.ids for c in chunk):
-            bar.update(len(chunk))
-            continue
-        sampling = Sampling(temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens, n=1, seed=ctx.seed("meta_judgments", index))
-        outputs = ctx.backend.generate([meta_conversation(template, c["target"], c["first"], c["second"]) for c in chunk], sampling)
-        log.append([_meta_row(c, texts[0]) for c, texts in zip(chunk, outputs)])
-        bar.update(len(chunk))
-    bar.close()
-    return log.finish(order=[c["id"] for c in todo])
+    job = Generation(
+        label=f"iter{ctx.iteration} meta-judging", unit="verdict", chunk_size=ctx.config.backend.batch_size,
+        sampling=lambda index: Sampling(temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens, n=1, seed=ctx.seed("meta_judgments", index)),
+        request=lambda c: meta_conversation(template, c["target"], c["first"], c["second"]),
+        rows=lambda chunk, outputs, _: [_meta_row(c, texts[0]) for c, texts in zip(chunk, outputs)],
+    )
+    generate_missing(job, todo, lambda: ctx.backend, log)
+    return log.finish(order=[c["id"] for c in todo])  # type: ignore[return-value]
 
 
-def _meta_row(comparison: dict, text: str) -> dict:
+def _meta_row(comparison: dict, text: str) -> MetaJudgmentRow:
     target: Target = comparison["target"]
     return {
         "id": comparison["id"],
@@ -187,7 +186,7 @@ def _meta_row(comparison: dict, text: str) -> dict:
         "first": target.samples[comparison["first"]],  # judge sample indices, as in judgments.jsonl
         "second": target.samples[comparison["second"]],
         "meta_judgment": text,
-        "verdict": parse_verdict(text),  # "A", "B", or None: unparsed verdicts are dropped
+        "verdict": parse_verdict(text, "judgment"),  # "A", "B", or None: unparsed verdicts are dropped
     }
 
 

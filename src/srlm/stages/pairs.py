@@ -11,7 +11,7 @@ from collections import Counter, defaultdict
 
 from srlm.config import rho_for
 from srlm.judging.selection import choose_pair, positive_examples
-from srlm.rundir import read_rows, write_rows
+from srlm.runtime.rundir import read_rows, write_rows
 from srlm.stages.common import StageContext
 
 

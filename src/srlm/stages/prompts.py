@@ -8,14 +8,18 @@ after a restart.
 
 from __future__ import annotations
 
+import functools
 import random
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
-from srlm import distributed
-from srlm.backends.base import Sampling
-from srlm.rundir import RowLog, read_rows, write_rows
-from srlm.stages.common import StageContext, chunked
+from srlm.backends.base import Backend, Conversation, Sampling
+from srlm.generation import Generation, generate_missing
+from srlm.records import InstructionRow, PromptRow, RawPromptRow
+from srlm.runtime import distributed
+from srlm.runtime.rundir import RowLog, read_rows, write_rows
+from srlm.stages.common import StageContext
 from srlm.stages.prompt_filters import DuplicateIndex, clean_prompt, length_problem, rouge_l, words
 
 FEWSHOT_INSTRUCTION = (
@@ -33,7 +37,7 @@ def fewshot_message(examples: list[str]) -> str:
     return "\n".join(lines)
 
 
-def run(ctx: StageContext, seed_rows: list[dict]) -> list[dict]:
+def run(ctx: StageContext, seed_rows: list[InstructionRow]) -> list[PromptRow]:
     """Write ``prompts.jsonl`` with ``num_prompts`` filtered new prompts (fewer if rounds run out)."""
     final = ctx.path("prompts.jsonl")
     if final.exists():
@@ -52,7 +56,7 @@ def run(ctx: StageContext, seed_rows: list[dict]) -> list[dict]:
     return distributed.main_first(_keep, ctx, seed_rows, raw.rows)
 
 
-def _keep(ctx: StageContext, seed_rows: list[dict], raw_rows: list[dict]) -> list[dict]:
+def _keep(ctx: StageContext, seed_rows: list[InstructionRow], raw_rows: list[RawPromptRow]) -> list[PromptRow]:
     """Filter the raw prompts into ``prompts.jsonl``; read it instead where it exists."""
     final = ctx.path("prompts.jsonl")
     if final.exists():
@@ -64,41 +68,42 @@ def _keep(ctx: StageContext, seed_rows: list[dict], raw_rows: list[dict]) -> lis
     return kept
 
 
-def in_order(raw_rows: list[dict]) -> list[dict]:
+def in_order(raw_rows: list[RawPromptRow]) -> list[RawPromptRow]:
     """Raw rows in generation order (round, then index in the round), whichever process wrote them."""
     return sorted(raw_rows, key=lambda row: (row["round"], int(row["id"].rsplit("-", 1)[1])))
 
 
-def _generate_round(ctx: StageContext, seed_rows: list[dict], round_index: int, size: int, raw: RowLog) -> None:
+def _generate_round(ctx: StageContext, seed_rows: list[InstructionRow], round_index: int, size: int, raw: RowLog) -> None:
     """Generate one round of ``size`` new prompts, appended a chunk at a time (resumable)."""
     cfg = ctx.config.prompt_gen
     rng = random.Random(ctx.seed("prompts", round_index))
     shots = [rng.sample(seed_rows, min(cfg.num_fewshot, len(seed_rows))) for _ in range(size)]
     ids = [f"it{ctx.iteration}-r{round_index}-{k:04d}" for k in range(size)]
-    for chunk_index, chunk in distributed.shard(chunked(list(range(size)), ctx.config.backend.batch_size)):
-        if all(ids[k] in raw.ids for k in chunk):
-            continue
-        conversations = [[{"role": "user", "content": fewshot_message([r["prompt"] for r in shots[k]])}] for k in chunk]
-        seed = ctx.seed("prompts-sample", round_index, chunk_index)
-        sampling = Sampling(temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens, n=1, seed=seed)
-        outputs = _generator(ctx).generate(conversations, sampling)
-        raw.append([
-            {"id": ids[k], "round": round_index, "fewshot_ids": [r["id"] for r in shots[k]], "raw": texts[0]}
-            for k, texts in zip(chunk, outputs)
-        ])
+
+    def rows(chunk: Sequence[int], outputs: list[list[str]], _: list[Conversation]) -> list[dict]:
+        return [{"id": ids[k], "round": round_index, "fewshot_ids": [r["id"] for r in shots[k]], "raw": texts[0]} for k, texts in zip(chunk, outputs)]
+
+    job = Generation(
+        label=f"iter{ctx.iteration} prompts", unit="prompt", chunk_size=ctx.config.backend.batch_size, show_progress=False,
+        sampling=lambda index: Sampling(temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens, n=1, seed=ctx.seed("prompts-sample", round_index, index)),
+        request=lambda k: [{"role": "user", "content": fewshot_message([r["prompt"] for r in shots[k]])}],
+        rows=rows, row_ids=lambda k: [ids[k]],
+    )
+    # A fixed writer model is loaded once per round, and only if a chunk still needs it.
+    generate_missing(job, list(range(size)), functools.cache(lambda: _generator(ctx)), raw)
 
 
-def _generator(ctx: StageContext):
+def _generator(ctx: StageContext) -> Backend:
     """M(t) by default; a fixed model when the config names one (SR used Llama-2-70B-Chat)."""
     name = ctx.config.prompt_gen.generator
     if name == "current":
         return ctx.backend
-    from srlm.modeling import resolve_model
+    from srlm.runtime.models import resolve_model
 
     return ctx.backend_factory(Path(resolve_model(name)), ctx.config)
 
 
-def filter_prompts(raw_rows: list[dict], seed_rows: list[dict], ctx: StageContext) -> tuple[list[dict], Counter]:
+def filter_prompts(raw_rows: list[RawPromptRow], seed_rows: list[InstructionRow], ctx: StageContext) -> tuple[list[PromptRow], Counter]:
     """Kept prompt rows and drop counts by reason, deterministic in the order of ``raw_rows``."""
     cfg = ctx.config.prompt_gen
     seed_by_id = {row["id"]: row["prompt"] for row in seed_rows}

@@ -12,25 +12,13 @@ from pathlib import Path
 from srlm.config import Config
 from srlm.data.eft_builder import build_eft, judge_sft_rows, split_heldout
 from srlm.data.meta_builder import build_meta, unusable_responses
-from srlm.data.seed import bundled_path, load_eft, load_ift
+from srlm.data.seed import load_eft, load_ift
+from srlm.data.sources import seed_source
 from srlm.errors import UserError
 from srlm.judging.templates import load_template
-from srlm.rundir import RunDir, read_rows, write_json, write_rows
+from srlm.runtime.rundir import RunDir, read_rows, write_json, write_rows
 
 BUILTIN_DEGRADED = "builtin:degraded"
-
-
-def _source(spec: str) -> Path:
-    if spec.startswith("builtin:"):
-        try:
-            return bundled_path(spec.split(":", 1)[1] + ".jsonl")
-        except Exception:  # noqa: BLE001
-            raise UserError(f"config key 'data': no bundled data set named '{spec}'") from None
-    from srlm.evaluation.alpaca import is_eval_only
-
-    if is_eval_only(spec):  # AlpacaEval prompts measure the model; training on them voids that
-        raise UserError(f"config key 'data': {spec} is AlpacaEval evaluation data, never seed data")
-    return Path(spec)
 
 
 def run(config: Config, run: RunDir) -> dict[str, list[dict]]:
@@ -40,7 +28,7 @@ def run(config: Config, run: RunDir) -> dict[str, list[dict]]:
     if (folder / "stats.json").exists():
         return {name: read_rows(folder / f"{name}.jsonl") for name in names}
     cfg = config.data
-    ift = load_ift(_source(cfg.ift))
+    ift = load_ift(seed_source(cfg.ift))
     if cfg.max_ift:
         ift = ift[: cfg.max_ift]
     ift, ift_heldout, eft_train, eft_heldout = _split(config, ift)
@@ -84,11 +72,11 @@ def _split(config: Config, ift: list[dict]) -> tuple[list[dict], list[dict], lis
     cfg = config.data
     if cfg.eft == BUILTIN_DEGRADED:
         if cfg.eft_heldout:
-            return ift, [], build_eft(ift, seed=config.seed), load_eft(_source(cfg.eft_heldout))
+            return ift, [], build_eft(ift, seed=config.seed), load_eft(seed_source(cfg.eft_heldout))
         train, heldout = split_heldout(ift, cfg.heldout_fraction, config.seed)
         return train, heldout, build_eft(train, seed=config.seed), build_eft(heldout, seed=config.seed)
-    eft = load_eft(_source(cfg.eft)) if cfg.eft else []
+    eft = load_eft(seed_source(cfg.eft)) if cfg.eft else []
     if cfg.eft_heldout:
-        return ift, [], eft, load_eft(_source(cfg.eft_heldout))
+        return ift, [], eft, load_eft(seed_source(cfg.eft_heldout))
     eft_train, eft_heldout = split_heldout(eft, cfg.heldout_fraction, config.seed)
     return ift, [], eft_train, eft_heldout

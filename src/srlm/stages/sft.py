@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from srlm import distributed
+from srlm.runtime import distributed
 from srlm.config import Config, to_dict
-from srlm.modeling import load_tokenizer, resolve_model
-from srlm.rundir import RunDir, mark_model_done, model_done, write_json, write_yaml
+from srlm.runtime.models import load_tokenizer, resolve_model
+from srlm.runtime.rundir import RunDir, mark_model_done, model_done, write_json, write_yaml
 from srlm.stages.common import log
 from srlm.training.common import save_model
 
@@ -22,7 +22,7 @@ def run(config: Config, run: RunDir, sft_rows: list[dict]) -> dict | None:
 
         stats = train_sft(base, tokenizer, sft_rows, config.sft, target, seed=config.seed, dtype=config.dtype, trust_remote_code=config.trust_remote_code)
     else:
-        from srlm.modeling import load_model
+        from srlm.runtime.models import load_model
 
         save_model(load_model(base, config.dtype, config.trust_remote_code), tokenizer, target)
         stats = {"rows": 0, "note": "sft.enabled is false: M1 is M0"}

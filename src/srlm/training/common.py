@@ -12,7 +12,7 @@ import torch
 from transformers import TrainerCallback
 
 from srlm.config import LoraConfig
-from srlm.distributed import on_main, world_size
+from srlm.runtime.distributed import on_main, world_size
 from srlm.errors import UserError
 
 
@@ -130,7 +130,7 @@ def save_trained(trainer: Any, tokenizer: Any, target: Path) -> None:
 def release_training_state(trainer: Any) -> None:
     """Free the optimizer's moments and the gradients (3x the weights in float32) before saving:
     the weights alone are saved, and the save's own buffers then do not add to the peak."""
-    from srlm.modeling import free_memory
+    from srlm.runtime.resources import free_memory
 
     trainer.accelerator.free_memory()  # drops accelerate's references to optimizer and scheduler
     trainer.optimizer, trainer.lr_scheduler = None, None

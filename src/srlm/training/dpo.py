@@ -9,7 +9,7 @@ from typing import Any
 from datasets import Dataset
 
 from srlm.config import DPOConfig
-from srlm.distributed import sharded_training, world_size
+from srlm.runtime.distributed import sharded_training, world_size
 from srlm.training.common import NonFiniteLossGuard, common_args, final_loss, loss_positions_only, peft_config, save_trained
 
 
@@ -36,7 +36,7 @@ def train_dpo(model_path: str, tokenizer: Any, pairs: list[dict], cfg: DPOConfig
     """
     from trl import DPOConfig as TRLDPOConfig, DPOTrainer
 
-    from srlm.modeling import load_model
+    from srlm.runtime.models import load_model
 
     started = time.time()
     lora = peft_config(cfg.lora)

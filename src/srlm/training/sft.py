@@ -40,7 +40,7 @@ def train_sft(model_path: str, tokenizer: Any, rows: list[dict], cfg: SFTConfig,
     """
     from trl import SFTConfig as TRLSFTConfig, SFTTrainer
 
-    from srlm.modeling import load_model
+    from srlm.runtime.models import load_model
 
     started = time.time()
     model = load_model(model_path, dtype, trust_remote_code)

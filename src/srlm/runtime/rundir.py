@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterable
 
 import yaml
 
-from srlm import distributed
+from srlm.runtime import distributed
 from srlm.errors import UserError
 
 

@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Sequence
 
 from srlm.data.eft_builder import split_heldout
-from srlm.rundir import RowLog
-from srlm.stages.evaluate import JudgeContext, heldout_items, judge_items
+from srlm.judging.judge import JudgeContext, judge_items, response_items
+from srlm.runtime.rundir import RowLog
 
 
 def _sign(x: float) -> int:
@@ -97,7 +97,7 @@ def downsample_top_score(rows: list[dict], seed: int) -> tuple[list[dict], dict]
 
 def judge_responses(judge: JudgeContext, rows: list[dict], log_path: Path, temperature: float) -> dict[str, dict]:
     """One judgment per response (resumable), by item id ``<row id>-r<k>``."""
-    items = heldout_items(rows)
+    items = response_items(rows)
     log = RowLog(log_path)
     judge_items(judge, items, log, 1, temperature, "EFT judgments")
     log.finish(order=[i["id"] for i in items])

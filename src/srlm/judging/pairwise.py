@@ -5,8 +5,8 @@ Two methods, chosen per command (``--method``):
 - ``pairwise`` (default; the papers' head-to-head used GPT-4 as a *pairwise* evaluator): the
   judge sees the question and both answers with ``templates/pairwise.txt`` and ends with
   ``Winner: Response A`` or ``Winner: Response B``. Each prompt is judged twice, once with each
-  model's answer shown first; the verdicts are mapped back to models (``metrics.unswap``), and
-  ``metrics.head_to_head`` counts agreement as a win or loss and anything else as a tie. This is
+  model's answer shown first; the verdicts are mapped back to models (``unswap``), and
+  ``evaluation.metrics.head_to_head`` counts agreement as a win or loss and anything else as a tie. This is
   the method for a strong external judge.
 - ``additive``: the judge scores each answer alone with the run's 5-point judge prompt (the one a
   self-rewarding model was trained on, so its own judge can be used), ``eval.judge_samples``
@@ -17,111 +17,45 @@ Two methods, chosen per command (``--method``):
 from __future__ import annotations
 
 import dataclasses
-import re
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Sequence
 
-from srlm import distributed
-from srlm.backends.base import Sampling
+from srlm.backends.base import Conversation, Sampling
 from srlm.config import Config
 from srlm.errors import UserError
+from srlm.generation import Generation, generate_missing
+from srlm.judging.judge import JudgeContext, judge_items
+from srlm.judging.parse import ModelVerdict, parse_verdict
 from srlm.judging.templates import fill, load_template
-from srlm.metrics import ModelVerdict, unswap
-from srlm.rundir import RowLog
-from srlm.stages.common import chunked, progress
-from srlm.stages.evaluate import JudgeContext, judge_items
+from srlm.runtime.rundir import RowLog
 
-Verdict = Literal["A", "B"]
 METHODS = ("pairwise", "additive")
 # Room for the ~100-word justification the template asks for, plus the verdict line.
 PAIRWISE_MAX_NEW_TOKENS = 256
 
-_LABEL = re.compile(r"(?<![A-Za-z])winner[ \t]*[*_]*[ \t]*:", re.IGNORECASE)
-_OPEN = r"[\s*_\[<(\"'`]*"
-_CLOSE = r"[*_\]>)\"'`]*"
-_NAMED = re.compile(rf"{_OPEN}(?i:response)[ \t]*(?P<letter>[ABab])(?![A-Za-z0-9])")
-# A bare letter only when it is all the line says: "Winner: A" yes, "Winner: a tie" no.
-_BARE = re.compile(rf"{_OPEN}(?P<letter>[AB]){_CLOSE}[ \t]*[.!]?[ \t]*$")
-_SECOND = re.compile(
-    rf"{_CLOSE}[ \t]*(?:\||/|&|,|(?i:or|and|nor|vs\.?))[ \t]*{_OPEN}"
-    r"(?:(?i:response)[ \t]*[ABab]|[AB])(?![A-Za-z0-9])"
-)
-_UNUSABLE = "?"
-
 
 def load_pairwise_template(name_or_path: str = "pairwise") -> str:
     """The shipped pairwise prompt, or a user's file with {prompt}, {response_a}, {response_b}."""
-    if name_or_path == "pairwise":
-        return (resources.files("srlm.evaluation") / "templates" / "pairwise.txt").read_text(encoding="utf-8")
     return load_template(name_or_path, ("prompt", "response_a", "response_b"))
 
 
-def pairwise_conversation(template: str, prompt: str, first: str, second: str) -> list[dict]:
+def pairwise_conversation(template: str, prompt: str, first: str, second: str) -> Conversation:
     """The judge request showing ``first`` as Response A and ``second`` as Response B."""
     return [{"role": "user", "content": fill(template, prompt=prompt, response_a=first, response_b=second)}]
 
 
-def parse_pairwise(text: str) -> Verdict | None:
-    """The judge's positional verdict from its last ``Winner:`` line, or ``None``.
+def unswap(verdict: ModelVerdict, swapped: bool) -> ModelVerdict:
+    """Which *model* won, from the judge's positional verdict ("A" = shown first).
 
-    ``None`` when no line names a winner, the last one names both or something else ("tie"),
-    or the text ends by copying the template's two answer lines (an echo, not a decision).
+    ``swapped`` says model B's answer was shown first.
 
-    >>> parse_pairwise('''Response A lists the steps but gets the boiling point wrong. Response B
-    ... is shorter and correct, and answers exactly what was asked.
-    ...
-    ... Winner: Response B''')
-    'B'
-    >>> parse_pairwise("**Winner:** [Response A]")
-    'A'
-    >>> parse_pairwise("Winner: A")
-    'A'
-    >>> parse_pairwise("Winner: Response B\\nOn reflection B misreads the question.\\nWinner: Response A")
-    'A'
-    >>> parse_pairwise("Both are equally good. Winner: Tie") is None
-    True
-    >>> parse_pairwise("Winner: Response A or Response B") is None
-    True
-    >>> parse_pairwise("I will now decide.\\nWinner: Response A\\nWinner: Response B") is None
-    True
-    >>> parse_pairwise("Response A is better.") is None
-    True
+    >>> unswap("A", swapped=True), unswap("A", swapped=False), unswap(None, swapped=True)
+    ('B', 'A', None)
     """
-    found: list[tuple[int, str]] = []  # (line number, verdict or _UNUSABLE)
-    for label in _LABEL.finditer(text):
-        value, line = _value_after(text, label.end())
-        verdict = _verdict(value)
-        if verdict is not None:
-            found.append((line, verdict))
-    if not found or found[-1][1] == _UNUSABLE:
-        return None
-    if len(found) >= 2 and found[-2][0] == found[-1][0] - 1 and {found[-2][1], found[-1][1]} == {"A", "B"}:
-        return None  # "Winner: Response A\nWinner: Response B": the template's options copied
-    return found[-1][1]  # type: ignore[return-value]
-
-
-def _value_after(text: str, start: int) -> tuple[str, int]:
-    """The rest of the label's line (or the next non-blank line) and that line's number."""
-    line_no = text.count("\n", 0, start)
-    lines = text[start:].split("\n")
-    if lines[0].strip(" \t*_"):
-        return lines[0], line_no
-    for offset, following in enumerate(lines[1:], start=1):
-        if following.strip():
-            return following, line_no + offset
-    return "", line_no
-
-
-def _verdict(value: str) -> str | None:
-    """"A", "B", ``_UNUSABLE`` (a value that is no single verdict) or ``None`` (no value)."""
-    if not value.strip(" \t*_"):
-        return None
-    named = _NAMED.match(value) or _BARE.match(value)
-    if named is None or _SECOND.match(value, named.end()):
-        return _UNUSABLE
-    return named.group("letter").upper()
+    if verdict is None or not swapped:
+        return verdict
+    return "B" if verdict == "A" else "A"
 
 
 @dataclass(frozen=True)
@@ -181,18 +115,17 @@ def head_to_head_verdicts(
 def judge_pairs(judge: JudgeContext, items: Sequence[dict], log: RowLog, sampling: Sampling, template: str, desc: str) -> dict[str, dict]:
     """Judge every item in both orders; returns the logged rows by id (``<id>-ab``/``<id>-ba``)."""
     requests = [(item, swapped) for item in items for swapped in (False, True)]
-    bar = progress(len(requests), desc, "judgment")
-    for index, chunk in distributed.shard(chunked(requests, max(1, judge.config.backend.batch_size))):
-        ids = [_request_id(item, swapped) for item, swapped in chunk]
-        if all(i in log.ids for i in ids):
-            bar.update(len(chunk))
-            continue
-        conversations = [_request(template, item, swapped) for item, swapped in chunk]
-        seeded = dataclasses.replace(sampling, n=1, seed=judge.seed(desc, index))
-        outputs = judge.backend.generate(conversations, seeded)
-        log.append([_judgment_row(i, item, swapped, texts[0]) for i, (item, swapped), texts in zip(ids, chunk, outputs)])
-        bar.update(len(chunk))
-    bar.close()
+
+    def rows(chunk: Sequence[tuple[dict, bool]], outputs: list[list[str]], _: list[Conversation]) -> list[dict]:
+        return [_judgment_row(item, swapped, texts[0]) for (item, swapped), texts in zip(chunk, outputs)]
+
+    job = Generation(
+        label=desc, unit="judgment", chunk_size=judge.config.backend.batch_size,
+        sampling=lambda index: dataclasses.replace(sampling, n=1, seed=judge.seed(desc, index)),
+        request=lambda request: _request(template, *request), rows=rows,
+        row_ids=lambda request: [_request_id(*request)],
+    )
+    generate_missing(job, requests, lambda: judge.backend, log)
     log.finish(order=[_request_id(item, swapped) for item, swapped in requests])
     return {row["id"]: row for row in log.rows}
 
@@ -201,14 +134,14 @@ def _request_id(item: dict, swapped: bool) -> str:
     return f"{item['id']}-{'ba' if swapped else 'ab'}"
 
 
-def _request(template: str, item: dict, swapped: bool) -> list[dict]:
+def _request(template: str, item: dict, swapped: bool) -> Conversation:
     first, second = (item["answer_b"], item["answer_a"]) if swapped else (item["answer_a"], item["answer_b"])
     return pairwise_conversation(template, item["prompt"], first, second)
 
 
-def _judgment_row(row_id: str, item: dict, swapped: bool, text: str) -> dict:
-    verdict = parse_pairwise(text)
-    return {"id": row_id, "prompt_id": item["id"], "b_first": swapped, "judgment": text, "verdict": verdict, "winner": unswap(verdict, swapped)}
+def _judgment_row(item: dict, swapped: bool, text: str) -> dict:
+    verdict = parse_verdict(text, "response")
+    return {"id": _request_id(item, swapped), "prompt_id": item["id"], "b_first": swapped, "judgment": text, "verdict": verdict, "winner": unswap(verdict, swapped)}
 
 
 def judge_by_scores(

@@ -1,6 +1,6 @@
 """Evaluation metrics: how well the judge agrees with people, and head-to-head win rates.
 
-Reward modelling (Yuan et al. 2024, section 3.3 and Table 4; ALGORITHM.md "Evaluation"): each
+Reward modelling (Yuan et al. 2024, section 3.3 and Table 4): each
 *group* is one held-out prompt with several responses, the judge's score of each response
 (``None`` when no judgment parsed) and the human quality of each. Human quality is given as
 ranks (0 = best, as in Open Assistant) or as scores (higher = better); ranks are turned into
@@ -42,8 +42,9 @@ from typing import Any, Literal
 import numpy as np
 from scipy import stats
 
+from srlm.judging.parse import ModelVerdict
+
 Pooling = Literal["per_group", "pooled"]
-ModelVerdict = Literal["A", "B"] | None
 
 
 @dataclass(frozen=True)
@@ -297,19 +298,6 @@ def reward_model_metrics(
     }
 
 
-def unswap(verdict: ModelVerdict, swapped: bool) -> ModelVerdict:
-    """Which *model* won, from the judge's positional verdict ("A" = shown first).
-
-    ``swapped`` says model B's answer was shown first.
-
-    >>> unswap("A", swapped=True), unswap("A", swapped=False), unswap(None, swapped=True)
-    ('B', 'A', None)
-    """
-    if verdict is None or not swapped:
-        return verdict
-    return "B" if verdict == "A" else "A"
-
-
 def head_to_head(
     verdicts_ab: Sequence[ModelVerdict],
     verdicts_ba: Sequence[ModelVerdict],
@@ -321,7 +309,7 @@ def head_to_head(
 
     ``verdicts_ab[i]`` and ``verdicts_ba[i]`` are the judge's verdicts on prompt ``i`` with A's
     answer shown first and with B's shown first, each given as the winning *model* (see
-    :func:`unswap`). Both "A" is a win, both "B" a loss, anything else a tie.
+    ``judging.pairwise.unswap``). Both "A" is a win, both "B" a loss, anything else a tie.
 
     >>> result = head_to_head(["A", "A", "B", None], ["A", "B", "B", "A"], n_boot=200)
     >>> result["wins"], result["ties"], result["losses"], result["score"]

@@ -1,0 +1,90 @@
+"""The one resumable generation loop: every stage and evaluation that asks a model for text.
+
+Prompts, candidates, judgments, meta-judgments, evaluation judgments, head-to-head answers and
+verdicts all run the same steps, written once here:
+
+1. cut the items into chunks whose boundaries depend only on the chunk size;
+2. give this process its share of the chunks (chunk i goes to rank i % world size);
+3. skip a chunk whose rows are all in the log already (a resumed run);
+4. seed the chunk's decoding by its index, so a resumed run samples what an uninterrupted one
+   would have;
+5. generate, turn outputs into rows, append them durably (``RowLog.append`` fsyncs);
+6. show progress (main process only).
+
+The caller finishes the log (``RowLog.finish``) with its own row order and stats, because
+that differs per stage. A caller says only how an item becomes a request
+(``Generation.request``) and how a chunk's outputs become rows (``Generation.rows``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from tqdm import tqdm
+
+from srlm.backends.base import Backend, Conversation, Sampling
+from srlm.runtime import distributed
+from srlm.runtime.rundir import RowLog
+
+Item = TypeVar("Item")
+
+
+def stable_seed(*parts: object) -> int:
+    """A 31-bit seed from any parts, the same on every machine and Python run."""
+    digest = hashlib.sha256("|".join(map(str, parts)).encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+def chunked(items: Sequence[Item], size: int) -> Iterator[tuple[int, Sequence[Item]]]:
+    """(chunk index, items) in order: chunk boundaries depend only on ``size``."""
+    for index, start in enumerate(range(0, len(items), size)):
+        yield index, items[start : start + size]
+
+
+def progress(total: int, desc: str, unit: str, show: bool = True) -> tqdm:
+    """A progress bar with rows/s for a long stage (shown by the main process only)."""
+    return tqdm(total=total, desc=desc, unit=unit, dynamic_ncols=True, leave=False, disable=not (show and distributed.is_main()))
+
+
+def _own_id(item: object) -> Sequence[str]:
+    return [item["id"]]  # type: ignore[index]
+
+
+@dataclass(frozen=True)
+class Generation(Generic[Item]):
+    """What one caller of the loop supplies.
+
+    ``sampling(chunk_index)`` is the chunk's decoding with its seed; ``request(item)`` the
+    conversation sent for an item; ``rows(chunk, outputs, conversations)`` the log rows made
+    from a chunk's outputs (one list of ``n`` texts per item); ``row_ids(item)`` the ids of
+    the rows an item yields (a chunk whose ids are all logged is skipped).
+    """
+
+    label: str
+    unit: str
+    chunk_size: int
+    sampling: Callable[[int], Sampling]
+    request: Callable[[Item], Conversation]
+    rows: Callable[[Sequence[Item], list[list[str]], list[Conversation]], list[dict]]
+    row_ids: Callable[[Item], Sequence[str]] = _own_id
+    units_per_item: int = 1
+    show_progress: bool = True
+
+
+def generate_missing(job: Generation[Item], items: Sequence[Item], backend: Callable[[], Backend], log: RowLog) -> None:
+    """Append to ``log`` the rows of every chunk of ``items`` it lacks (this process's chunks).
+
+    ``backend()`` is called only for a chunk that needs generating, so a finished stage never
+    loads its model.
+    """
+    bar = progress(len(items) * job.units_per_item, job.label, job.unit, job.show_progress)
+    for index, chunk in distributed.shard(chunked(items, max(1, job.chunk_size))):
+        if not all(row_id in log.ids for item in chunk for row_id in job.row_ids(item)):
+            conversations = [job.request(item) for item in chunk]
+            outputs = backend().generate(conversations, job.sampling(index))
+            log.append(job.rows(chunk, outputs, conversations))
+        bar.update(len(chunk) * job.units_per_item)
+    bar.close()
