@@ -5,7 +5,7 @@ bootstrap intervals (``M<t>/eval.json`` → ``judge``), its head-to-head against
 (``win_rate_vs_M1``: wins / ties / losses and the score (wins + ties/2) / n with its interval,
 judged by the run's ``eval.win_rate_judge``), and from the iteration it starts
 (``iter<t>/stats.json``): the mean length of the candidates it sampled and the share of its own
-judgments that gave 5 (saturation, ALGORITHM.md section 2). A judge-free check of instruction
+judgments that gave 5 (saturation, Wu et al. 2024, section 5). A judge-free check of instruction
 following sits beside them: ROUGE-L F1 of M(t)'s greedy answers to the held-out IFT prompts
 (``M<t>/win_rate_answers.jsonl``, written by the head-to-head) against the seed's reference
 answers (``data/ift_heldout.jsonl``), with a bootstrap interval over prompts.

@@ -1,31 +1,40 @@
 """The whole method: M1 = SFT(seed); then for t = 1..T, each stage runs unless its output exists.
 
-    seed ─sft─▶ M1 ─┐  for t = 1..T
-                    ▼
-    prompts ─▶ candidates ─▶ judgments ─▶ [meta-judgments] ─▶ pairs ─▶ train ─▶ M(t+1) ─▶ eval
+    seed data ─sft─▶ M1 ─┐  for t = 1..T
+                         ▼
+    eval M(t) ─▶ prompts ─▶ candidates ─▶ judgments ─▶ pairs ─▶ [meta-judgments] ─▶ train ─▶ M(t+1)
+    and last, eval M(T+1)
+
+``ITERATION_STAGES`` holds that order once; each entry reads the outputs of the stages before
+it. Meta-judgments (Meta-Rewarding only) run after pairs because they add judge pairs to the
+actor pairs that training receives.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
-from srlm.runtime import distributed
+from srlm.backends.base import Backend
 from srlm.config import Config, for_iteration, from_dict, to_dict
 from srlm.errors import UserError
-from srlm.runtime.rundir import RunDir, RunLock, model_done, read_json, run_dir_for, write_json, write_yaml
-from srlm.stages import candidates, judgments, pairs, prompts, seed_data, sft, train
+from srlm.records import SeedBundle
+from srlm.runtime import distributed
+from srlm.runtime.rundir import RunDir, RunLock, model_done, run_dir_for, write_yaml
+from srlm.stages import candidates, evaluate, judgments, meta_judgments, pairs, prompts, seed_data, sft, train
 from srlm.stages.common import PipelineStop, StageContext  # noqa: F401 (PipelineStop re-exported)
 
 log = logging.getLogger("srlm")
 
-BackendFactory = Callable[[Path, Config], Any]
+BackendFactory = Callable[[Path, Config], Backend]
 
 
-def default_backend_factory(model_dir: Path, config: Config) -> Any:
+def default_backend_factory(model_dir: Path, config: Config) -> Backend:
     """The configured generation engine over the checkpoint in ``model_dir``."""
     from srlm.backends import make_backend
 
@@ -103,30 +112,50 @@ def _locked(run_dir: RunDir) -> Iterator[None]:
         lock.__exit__(None, None, None)  # releases only where it was taken
 
 
-def run_iteration(config: Config, run_dir: RunDir, t: int, seeds: dict, backend_factory: BackendFactory) -> None:
+@dataclass(frozen=True)
+class Stage:
+    """One step of an iteration: ``run(ctx, outputs)`` returns its rows, stored under ``name``.
+
+    ``outputs`` holds the seed bundle under "seeds" and every earlier stage's rows by name.
+    """
+
+    name: str
+    run: Callable[[StageContext, dict[str, Any]], Any]
+    only_for: str | None = None  # a method name: the stage runs for that method only
+
+
+def _train(ctx: StageContext, out: dict[str, Any]) -> Any:
+    """DPO on the actor pairs, plus the judge pairs where meta-judgments ran."""
+    return train.run(ctx, out["pairs"] + out.get("meta_judgments", []))
+
+
+ITERATION_STAGES: tuple[Stage, ...] = (
+    Stage("prompts", lambda ctx, out: prompts.run(ctx, out["seeds"]["ift"])),
+    Stage("candidates", lambda ctx, out: candidates.run(ctx, out["prompts"])),
+    Stage("judgments", lambda ctx, out: judgments.run(ctx, out["candidates"])),
+    Stage("pairs", lambda ctx, out: distributed.main_first(pairs.run, ctx, out["candidates"], out["judgments"])),
+    Stage("meta_judgments", lambda ctx, out: meta_judgments.run(ctx, out["candidates"], out["judgments"]), only_for="meta_rewarding"),
+    Stage("train", _train),
+)
+
+
+def run_iteration(config: Config, run_dir: RunDir, t: int, seeds: SeedBundle, backend_factory: BackendFactory) -> None:
     """Iteration t: evaluate M(t), make its training data, train M(t+1)."""
     ctx = StageContext(config=config, run=run_dir, iteration=t, backend_factory=backend_factory)
     _evaluate(config, run_dir, t, seeds, backend_factory, ctx)
     if model_done(run_dir.model(t + 1)):
         return
-    new_prompts = prompts.run(ctx, seeds["ift"])
-    rows = candidates.run(ctx, new_prompts)
-    judged = judgments.run(ctx, rows)
-    training_rows = distributed.main_first(pairs.run, ctx, rows, judged)
-    if config.method == "meta_rewarding":
-        from srlm.stages import meta_judgments
-
-        training_rows = training_rows + meta_judgments.run(ctx, rows, judged)
-    train.run(ctx, training_rows)
+    outputs: dict[str, Any] = {"seeds": seeds}
+    for stage in ITERATION_STAGES:
+        if stage.only_for in (None, config.method):
+            outputs[stage.name] = stage.run(ctx, outputs)
     ctx.release()
 
 
-def _evaluate(config: Config, run_dir: RunDir, t: int, seeds: dict, backend_factory: BackendFactory, ctx: StageContext | None = None) -> None:
+def _evaluate(config: Config, run_dir: RunDir, t: int, seeds: SeedBundle, backend_factory: BackendFactory, ctx: StageContext | None = None) -> None:
     """Write ``M<t>/eval.json`` once (judge metrics on held-out EFT data)."""
     if run_dir.eval(t).exists() or not config.eval.judge_metrics or not seeds["eft_heldout"]:
         return
-    from srlm.stages import evaluate
-
     ctx = ctx or StageContext(config=config, run=run_dir, iteration=t, backend_factory=backend_factory)
     evaluate.run(ctx, seeds)
     if ctx.iteration == t and not model_done(run_dir.model(t + 1)):

@@ -16,7 +16,7 @@ from typing import Iterator
 
 import pytest
 
-from scripted import ScriptedJudgeBackend
+from tests.helpers.scripted import ScriptedJudgeBackend
 from srlm.backends.transformers_backend import TransformersBackend
 from srlm.cli import main
 from srlm.config import load_config, to_dict
@@ -26,7 +26,7 @@ from srlm.runtime.models import load_model, load_tokenizer
 from srlm.report.sections_judge import win_rate_entries
 from srlm.runtime.rundir import RunDir, mark_model_done, read_json, write_rows, write_yaml
 from srlm.stages.common import StageContext
-from tiny_model import build_tiny_model
+from tests.helpers.tiny_model import build_tiny_model
 
 PAIRWISE_MARK = "You are comparing two AI assistant responses"
 FIXTURES = Path(__file__).parent.parent / "fixtures"
@@ -46,7 +46,7 @@ def longer_wins(request: str) -> str:
 
 
 class EvalJudge(ScriptedJudgeBackend):
-    """Scripted additive judgments (tests/scripted.py) plus scripted pairwise verdicts."""
+    """Scripted additive judgments (tests/helpers/scripted.py) plus scripted pairwise verdicts."""
 
     def generate(self, conversations, sampling):
         requests = [c[-1]["content"] for c in conversations]

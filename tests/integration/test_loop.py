@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from scripted import scripted_factory, tiny_overrides
+from tests.helpers.scripted import scripted_factory, tiny_overrides
 from srlm import pipeline
 from srlm.config import load_config
 from srlm.errors import UserError

@@ -7,62 +7,13 @@ are a deterministic function of the request. Everything else, Elo and DPO includ
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
-from typing import Sequence
 
 from srlm import pipeline
-from srlm.backends.base import Conversation, Sampling
-from srlm.backends.transformers_backend import TransformersBackend
 from srlm.config import Config, load_config
-from srlm.runtime.models import load_model, load_tokenizer
 from srlm.runtime.rundir import read_rows
-
-JUDGE_MARK = "additive 5-point scoring system"  # in the judge template only
-META_MARK = "Determine which judgment is more accurate"  # in the meta-judge template only
-
-
-def _digest(*parts: object) -> bytes:
-    return hashlib.sha256("|".join(map(str, parts)).encode()).digest()
-
-
-def scripted_judgment(request: str, sample: int) -> str:
-    """A judgment of varying length whose score depends only on the request and sample."""
-    d = _digest(request, sample)
-    return "The response is relevant" + " and on topic" * (d[1] % 4) + f".\nScore: {d[0] % 6}"
-
-
-def scripted_verdict(request: str) -> str:
-    """A verdict from the request's hash; one in four is unparsable (dropped and counted)."""
-    d = _digest(request)
-    if d[0] % 4 == 0:
-        return "Both judgments have merit."
-    return "Judgment {0} follows the rubric better.\nWinner: Judgment {0}".format("AB"[d[1] % 2])
-
-
-class ScriptedJudges:
-    """The real tiny model, except that judge and meta-judge requests are answered by script."""
-
-    def __init__(self, real: TransformersBackend) -> None:
-        self.real = real
-
-    def count_tokens(self, text: str) -> int:
-        return self.real.count_tokens(text)
-
-    def generate(self, conversations: Sequence[Conversation], sampling: Sampling) -> list[list[str]]:
-        requests = [c[-1]["content"] for c in conversations]
-        if all(META_MARK in r for r in requests):
-            return [[scripted_verdict(f"{r}|{k}") for k in range(sampling.n)] for r in requests]
-        if all(JUDGE_MARK in r and META_MARK not in r for r in requests):
-            return [[scripted_judgment(r, k) for k in range(sampling.n)] for r in requests]
-        return self.real.generate(conversations, sampling)
-
-
-def scripted_judges_factory(model_dir: Path, config: Config) -> ScriptedJudges:
-    real = TransformersBackend(load_model(str(model_dir)), load_tokenizer(str(model_dir)), batch_size=config.backend.batch_size)
-    return ScriptedJudges(real)
-
+from tests.helpers.scripted import JUDGE_MARK, meta_scripted_factory as scripted_judges_factory
 
 def meta_config(model_dir: Path, runs_dir: Path) -> Config:
     return load_config(None, [

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from scripted import scripted_judges_factory, tiny_overrides
+from tests.helpers.scripted import scripted_factory, tiny_overrides
 from srlm import pipeline
 from srlm.config import load_config
 
@@ -105,7 +105,7 @@ def file_hash(path: Path) -> str:
 def run_hashes(model_dir: Path, runs_dir: Path, name: str) -> dict[str, str]:
     """``relative path -> sha256`` of every stage file of run ``name``."""
     config = load_config(None, tiny_overrides(model_dir, runs_dir, f"name={name}", *RUNS[name]))
-    run = pipeline.run(config, backend_factory=scripted_judges_factory)
+    run = pipeline.run(config, backend_factory=scripted_factory)
     found = {}
     for path in sorted(run.root.rglob("*")):
         relative = path.relative_to(run.root).as_posix()
@@ -122,7 +122,7 @@ def test_stage_files_hash_as_before_the_redesign(tiny_model_dir: Path, tmp_path:
 if __name__ == "__main__":  # record the table (prints it; paste it over EXPECTED)
     import tempfile
 
-    from tiny_model import build_tiny_model
+    from tests.helpers.tiny_model import build_tiny_model
 
     with tempfile.TemporaryDirectory() as tmp:
         model = build_tiny_model(Path(tmp) / "model")

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from matplotlib import image
 
-from fake_run import make_fake_run
+from tests.helpers.fake_run import make_fake_run
 from srlm.report import write_report
 
 CHROMIUM = Path("/usr/bin/chromium")

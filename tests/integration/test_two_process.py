@@ -1,6 +1,6 @@
 """Two processes (torchrun, gloo on CPU) write the same stage files as one process, and resume.
 
-Each run is tests/multiprocess_runner.py under ``python -m torch.distributed.run``: the scripted
+Each run is tests/helpers/multiprocess_runner.py under ``python -m torch.distributed.run``: the scripted
 judge cannot be handed to another process, so every process builds it itself.
 """
 
@@ -15,14 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from scripted import scripted_factory, tiny_overrides
+from tests.helpers.scripted import scripted_factory, tiny_overrides
 from srlm import pipeline
 from srlm.config import load_config
 from srlm.runtime.rundir import RunDir, read_rows
 
 pytestmark = pytest.mark.multiprocess
 
-RUNNER = Path(__file__).parents[1] / "multiprocess_runner.py"
+ROOT = Path(__file__).resolve().parents[2]  # ``-m tests.helpers.multiprocess_runner`` imports from here
 # SFT off: M1 = M0 in both runs, so generation starts from the same weights (SFT in two
 # processes sees another data order). One thread per process: the same float arithmetic.
 # Two held-out prompts for the M2-vs-M1 win rate: its answers and judgments are sharded too.
@@ -42,9 +42,9 @@ META = ("method=meta_rewarding", "meta.judge_pairs_iterations=[1]")
 def _torchrun(model_dir: Path, runs: Path, *extra: str, env: dict | None = None) -> subprocess.CompletedProcess:
     command = [
         sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
-        "--master_port", str(_free_port()), str(RUNNER), str(model_dir), str(runs), *EXTRA, *extra,
+        "--master_port", str(_free_port()), "-m", "tests.helpers.multiprocess_runner", str(model_dir), str(runs), *EXTRA, *extra,
     ]
-    return subprocess.run(command, capture_output=True, text=True, timeout=600, env={**os.environ, **(env or {})})
+    return subprocess.run(command, capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
 
 
 def _one_process(model_dir: Path, runs: Path, *extra: str, factory=scripted_factory) -> RunDir:
@@ -97,7 +97,7 @@ def test_a_crashed_two_process_run_resumes_in_one_process(tiny_model_dir: Path, 
 
 def test_meta_rewarding_in_two_processes_matches_one(tiny_model_dir: Path, tmp_path: Path) -> None:
     """The meta-judge's comparisons are sharded too; judge pairs are ranked once, by the main process."""
-    from integration.test_meta_loop import scripted_judges_factory
+    from tests.helpers.scripted import meta_scripted_factory as scripted_judges_factory
 
     one = _one_process(tiny_model_dir, tmp_path / "one", *META, factory=scripted_judges_factory)
     result = _torchrun(tiny_model_dir, tmp_path / "two", *META, env={"SRLM_TEST_JUDGES": "meta"})

@@ -3,16 +3,12 @@ terminal summary that prints how many kill points and bad inputs were tried."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-
-from harness import Runner, attempt_log  # noqa: E402
+from tests.reliability.harness import Runner, attempt_log
 
 COUNTS = pytest.StashKey[dict]()
 

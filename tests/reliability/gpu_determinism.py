@@ -1,5 +1,5 @@
 """What repeats bit for bit on a GPU: a script behind docs/reliability.md (run it by hand on a
-CUDA machine: ``python tests/reliability/gpu_determinism.py``; it prints one JSON object).
+CUDA machine, from the repository root: ``python -m tests.reliability.gpu_determinism``; it prints one JSON object).
 
 It checks, with a small random Llama built in place (no download):
 1. seeded sampling, twice with the same batches: identical texts?
@@ -21,8 +21,7 @@ from typing import Any
 def _model(dtype: Any) -> tuple[Any, Any]:
     import torch
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from tiny_model import build_tiny_model
+    from tests.helpers.tiny_model import build_tiny_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     folder = Path(os.environ.get("TMPDIR", "/tmp")) / "srlm-gpu-determinism"

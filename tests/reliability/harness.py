@@ -9,9 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+ROOT = Path(__file__).resolve().parents[2]  # the repository: ``tests`` imports from here
 
-# Overrides on top of tests/scripted.py's tiny_overrides: one iteration of every stage in about
+# Overrides on top of tests/helpers/scripted.py's tiny_overrides: one iteration of every stage in about
 # 3 s on one CPU thread; batch size 2 cuts the generation stages into several chunks.
 FAST = ("iterations=1", "threads=1", "backend.batch_size=2", "prompt_gen.num_prompts=6")
 
@@ -20,10 +20,10 @@ class Runner:
     """Client of ``kill_runner.py``: one forked pipeline attempt per call."""
 
     def __init__(self, model_dir: Path, log: Path) -> None:
-        env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)}
         self.log = open(log, "w")  # noqa: SIM115 - closed in close()
         self.process = subprocess.Popen(
-            [sys.executable, str(HERE / "kill_runner.py"), str(model_dir)],
+            [sys.executable, "-m", "tests.reliability.kill_runner", str(model_dir)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, env=env,
         )
         ready = self._read()

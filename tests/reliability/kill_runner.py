@@ -33,8 +33,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))  # tests/: scripted.py
 
 POINTS = ("replace", "torn-append", "model-saved", "model-renamed")
 
@@ -185,7 +183,7 @@ def child(command: dict, model_dir: Path, attempt: int) -> None:
     import logging
     import traceback
 
-    from scripted import scripted_factory, tiny_overrides
+    from tests.helpers.scripted import scripted_factory, tiny_overrides
     from srlm import pipeline
     from srlm.config import load_config
     from srlm.errors import UserError
@@ -277,7 +275,7 @@ def supervise(pid: int, command: dict, lines: Lines) -> dict:
 def serve(model_dir: Path) -> None:
     """Answer commands until stdin closes."""
     # Import everything an attempt needs now, in the parent, so that children start at once.
-    import scripted  # noqa: F401
+    import tests.helpers.scripted  # noqa: F401
     import srlm.pipeline  # noqa: F401
     import srlm.stages.evaluate  # noqa: F401
     import srlm.training.dpo  # noqa: F401

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from srlm.judging.parse import parse_score, parse_verdict
+from tests.helpers.fakes import FakeBackend
 
 CORPUS = Path(__file__).resolve().parents[1] / "bad_inputs"
 REPO = CORPUS.parents[1]
@@ -37,7 +38,7 @@ def run_until_training(monkeypatch: pytest.MonkeyPatch, tiny_model_dir: Path, tm
     """``srlm <args>`` in this process with a tiny base config; returns (exit status, stderr)."""
     import torch
 
-    from scripted import tiny_overrides
+    from tests.helpers.scripted import tiny_overrides
     from srlm.cli import main
     from srlm.config import load_config, to_dict
     from srlm.stages import sft
@@ -128,7 +129,7 @@ def _check_parsed(case: dict, parsed: object) -> None:
     assert parsed == (None if case["expect"] == "dropped" else case["score"])
 
 
-class EchoJudge:
+class EchoJudge(FakeBackend):
     """A backend whose judge writes ``output``; it records the requests it was sent."""
 
     def __init__(self, output: str) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness import Runner, attempt_log, without_seconds
+from tests.reliability.harness import Runner, attempt_log, without_seconds
 
 
 def test_two_fresh_runs_write_byte_identical_files(runner: Runner, reference: dict, tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness import FAST, Runner, after_the_fact, attempt_log, fingerprint, without_seconds
+from tests.reliability.harness import FAST, Runner, after_the_fact, attempt_log, fingerprint, without_seconds
 
 STAGES = ("seed data", "sft", "eval M1", "prompts", "candidates", "judgments", "pairs", "dpo", "eval M2")
 BUDGET_S = float(os.environ.get("SRLM_KILL_BUDGET_S", "90"))
@@ -133,7 +133,7 @@ def test_counts_survive_a_kill_between_a_stage_file_and_its_counts(runner: Runne
 
 
 def test_second_run_on_a_busy_directory_exits_2_and_a_dead_owner_is_taken_over(runner: Runner, tiny_model_dir: Path, tmp_path: Path) -> None:
-    from scripted import tiny_overrides
+    from tests.helpers.scripted import tiny_overrides
     from srlm.config import load_config, to_dict
 
     runs = tmp_path / "runs"

@@ -10,7 +10,7 @@ import pytest
 import torch
 import yaml
 
-from harness import FAST, Runner, attempt_log, fingerprint
+from tests.reliability.harness import FAST, Runner, attempt_log, fingerprint
 from srlm.training.common import NonFiniteLossGuard, TrainingDiverged
 
 # A learning rate of 1e30: the first update throws the weights far out, the next step's
@@ -47,7 +47,7 @@ def keep_torch_threads():
 
 
 def test_cli_prints_divergence_in_one_line_and_exits_3(tiny_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture, keep_torch_threads: None) -> None:
-    from scripted import tiny_overrides
+    from tests.helpers.scripted import tiny_overrides
     from srlm.cli import main
     from srlm.config import load_config, to_dict
 

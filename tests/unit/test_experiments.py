@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.fakes import FakeBackend
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -69,14 +71,11 @@ def test_study_metrics_match_the_metrics_module() -> None:
         {"id": "b", "prompt": "qb", "responses": [{"text": "1.0", "score": 4}, {"text": "1.0", "score": 1}]},
     ]
 
-    class ScriptedJudge:  # writes the score its answer names; no logits, so no expected digits
+    class ScriptedJudge(FakeBackend):  # writes the score its answer names; no logits, so no expected digits
         batch_size = 16
 
         def generate(self, conversations: list, sampling: Sampling) -> list[list[str]]:
             return [[f"Fine.\nScore: {c[0]['content'].rsplit('ANSWER ', 1)[1]}"] * sampling.n for c in conversations]
-
-        def next_token_expectations(self, conversations: list, continuations: list, token_values: dict) -> None:
-            return None
 
     items = [{"id": f"{row['id']}-r{k}", "prompt_id": row["id"], "prompt": row["prompt"], "response": r["text"]} for row in heldout for k, r in enumerate(row["responses"])]
     conversations = [[{"role": "user", "content": f"judge ANSWER {item['response']}"}] for item in items]

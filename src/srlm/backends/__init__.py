@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
+from srlm.backends.base import Backend
 from srlm.config import Config
 from srlm.errors import UserError
 
 
-def make_backend(model_dir: Path, config: Config) -> Any:
+def make_backend(model_dir: Path, config: Config) -> Backend:
     """The engine named by ``config.backend.kind`` over the checkpoint in ``model_dir``."""
     kind = config.backend.kind
     if kind == "transformers":
@@ -34,7 +34,7 @@ def _cuda() -> bool:
     return torch.cuda.is_available()
 
 
-def _vllm_backend(model_dir: Path, config: Config) -> Any:
+def _vllm_backend(model_dir: Path, config: Config) -> Backend:
     from srlm.backends.vllm_backend import VLLMBackend
 
     b = config.backend
@@ -48,7 +48,7 @@ def _vllm_backend(model_dir: Path, config: Config) -> Any:
     )
 
 
-def _openai_backend(model_dir: Path, config: Config) -> Any:
+def _openai_backend(model_dir: Path, config: Config) -> Backend:
     """The HTTP backend; with no ``model_name`` it asks for ``model_dir`` by path, the name
     ``vllm serve <model_dir>`` gives its model. A tokenizer found in ``model_dir`` counts tokens."""
     from srlm.backends.openai_http import OpenAIHTTPBackend

@@ -1,7 +1,7 @@
 """Build graded judge-training (EFT) rows from IFT rows by controlled degradation.
 
 The paper's EFT set comes from human-ranked Open Assistant answers judged by the SFT model
-(ALGORITHM.md section 1). Without such a set we make responses of *known* quality from each
+(Yuan et al. 2024, section 3.1). Without such a set we make responses of *known* quality from each
 IFT answer and write the judgment that the additive 5-point rubric
 (``judging/templates/judge_additive_5pt.txt``) gives them:
 

@@ -1,8 +1,8 @@
 """Build synthetic meta-judge SFT rows from graded EFT rows (the output of ``build_eft``).
 
 MR starts from Llama-3-8B-Instruct, which can already follow the meta-judge prompt; a small
-model cannot, and then every verdict is unparsable and no judge pair is made (ALGORITHM.md
-section 2 step 3). These rows teach the format the way EFT teaches the judge's: from answers
+model cannot, and then every verdict is unparsable and no judge pair is made (Wu et al.
+2024, section 3.2). These rows teach the format the way EFT teaches the judge's: from answers
 of *known* quality. Each row shows one graded response with two judgments *of that response*:
 
 =========  ======================================================================  =========

@@ -1,7 +1,7 @@
 """Open Assistant (oasst1) importer: first-turn IFT rows and human-ranked EFT groups.
 
 Yuan et al. 2024 seed the actor with first-turn, English, rank-0 oasst1 conversations and
-evaluate the judge on prompts with several human-ranked answers (ALGORITHM.md section 1).
+evaluate the judge on prompts with several human-ranked answers (Yuan et al. 2024, section 3.1).
 
 Two export formats are read, detected from the first row (plain or ``.gz``):
 

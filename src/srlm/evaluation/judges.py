@@ -13,8 +13,9 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
+from srlm.backends.base import Backend
 from srlm.config import Config, from_dict, load_config, read_yaml
 from srlm.errors import UserError
 from srlm.runtime.resources import free_memory
@@ -26,10 +27,10 @@ from srlm.generation import stable_seed
 # URL are refused by the HTTP backend anyway).
 _OPENAI_SPEC = re.compile(r"^openai:(?P<name>.+?)@(?P<url>https?://\S+)$")
 
-BackendFactory = Callable[[Path, Config], Any]
+BackendFactory = Callable[[Path, Config], Backend]
 
 
-def default_backend_factory(model_dir: Path, config: Config) -> Any:
+def default_backend_factory(model_dir: Path, config: Config) -> Backend:
     """The configured engine (``backend.kind``) over a local model directory."""
     from srlm.backends import make_backend
 
@@ -47,11 +48,11 @@ class EvalContext:
 
     config: Config
     label: str
-    make: Callable[[], Any]
-    _backend: Any = field(default=None, repr=False)
+    make: Callable[[], Backend]
+    _backend: Backend | None = field(default=None, repr=False)
 
     @property
-    def backend(self) -> Any:
+    def backend(self) -> Backend:
         if self._backend is None:
             self._backend = self.make()
         return self._backend
@@ -62,6 +63,8 @@ class EvalContext:
 
     def release(self) -> None:
         """Free the model before the next one is loaded (a 70B model does not fit twice)."""
+        if self._backend is not None:
+            self._backend.close()
         self._backend = None
         free_memory()
 
@@ -158,7 +161,7 @@ def judge_context(spec: str, config: Config, api_key_env: str = "OPENAI_API_KEY"
     name, url = remote
     b = config.backend
 
-    def make() -> Any:
+    def make() -> Backend:
         from srlm.backends.openai_http import OpenAIHTTPBackend
 
         return OpenAIHTTPBackend(url, name, api_key_env=api_key_env, timeout_s=b.timeout_s, max_retries=b.max_retries, concurrency=b.concurrency)

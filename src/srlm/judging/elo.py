@@ -1,7 +1,7 @@
 """Rank judgments by meta-judge battles: position-bias weights, battle matrix, Elo, judge pair.
 
-Wu et al. 2024 (Meta-Rewarding LMs, arXiv 2407.19594), section on judge preference data and
-ALGORITHM.md section 2 step 3. For one response with judgments ``j_0 .. j_{n-1}``, the meta-judge
+Wu et al. 2024 (Meta-Rewarding LMs, arXiv 2407.19594), section 3.2 (judge preference
+data). For one response with judgments ``j_0 .. j_{n-1}``, the meta-judge
 compares every ordered pair ``(m, n)``, with ``j_m`` shown first (as "Judgment A"). ``verdicts``
 maps that ordered pair to the index of the winning judgment, or ``None`` when the meta-judge's
 output could not be parsed (it then contributes nothing).

@@ -1,7 +1,7 @@
 """Read the score out of a judge's output and the verdict out of a meta-judge's output.
 
 A judgment we cannot read is not a score: both parsers return ``None`` and the caller drops
-and counts it (ALGORITHM.md section 1 step 3; turning it into 0 or -1 would make it the
+and counts it (SR section 2.3 averages the judgments that parse; turning one into 0 or -1 would make it the
 "rejected" response).
 
 Rules for ``parse_score`` (the judge prompt of Yuan et al. 2024, Fig. 2, asks for
@@ -21,10 +21,32 @@ Rules for ``parse_score`` (the judge prompt of Yuan et al. 2024, Fig. 2, asks fo
    Number words (``four``) are not read.
 
 Rules for ``parse_verdict`` (the meta-judge prompt of Wu et al. 2024, Fig. 2, asks for
-``Winner: [Judgment A | Judgment B]``): an occurrence is a ``Winner:`` label whose value starts
-with ``Judgment A``/``Judgement B`` (either spelling, any emphasis, brackets or quotes) or is a
-bare ``A``/``B`` and nothing else; the last occurrence decides; naming both
-(``Judgment A | Judgment B``, ``Judgment A or B``) gives ``None``.
+``Winner: [Judgment A | Judgment B]``): the last ``Winner:`` label followed by a value decides
+(the value on its line, or on the next non-blank line). A verdict is a value that starts with
+``Judgment A``/``Judgement B`` (either spelling, any emphasis, brackets or quotes, straight or
+curly) or is a bare ``A``/``B`` and nothing else. ``None`` when the deciding value is no single
+verdict ("Tie", ``Judgment A | Judgment B``, ``Judgment A or B``), or when the text ends by
+copying the template's two options on consecutive lines (an echo, not a decision).
+
+The pairwise head-to-head judge names responses (``noun="response"``); the same rules hold:
+
+>>> parse_verdict('''Response A lists the steps but gets the boiling point wrong. Response B
+... is shorter and correct, and answers exactly what was asked.
+...
+... Winner: Response B''', "response")
+'B'
+>>> parse_verdict("**Winner:** [Response A]", "response"), parse_verdict("Winner: A", "response")
+('A', 'A')
+>>> parse_verdict("Winner: Response B\\nOn reflection B misreads the question.\\nWinner: Response A", "response")
+'A'
+>>> parse_verdict("Both are equally good. Winner: Tie", "response") is None
+True
+>>> parse_verdict("Winner: Response A or Response B", "response") is None
+True
+>>> parse_verdict("I will now decide.\\nWinner: Response A\\nWinner: Response B", "response") is None
+True
+>>> parse_verdict("Response A is better.", "response") is None
+True
 """
 
 from __future__ import annotations
@@ -179,26 +201,6 @@ def parse_verdict(text: str, noun: VerdictNoun = "judgment") -> Verdict | None:
     >>> parse_verdict("Winner: Judgment A | Judgment B") is None
     True
     >>> parse_verdict("Both judgments are equally accurate.") is None
-    True
-
-    The pairwise judge names responses:
-
-    >>> parse_verdict('''Response A lists the steps but gets the boiling point wrong. Response B
-    ... is shorter and correct, and answers exactly what was asked.
-    ...
-    ... Winner: Response B''', "response")
-    'B'
-    >>> parse_verdict("**Winner:** [Response A]", "response"), parse_verdict("Winner: A", "response")
-    ('A', 'A')
-    >>> parse_verdict("Winner: Response B\\nOn reflection B misreads the question.\\nWinner: Response A", "response")
-    'A'
-    >>> parse_verdict("Both are equally good. Winner: Tie", "response") is None
-    True
-    >>> parse_verdict("Winner: Response A or Response B", "response") is None
-    True
-    >>> parse_verdict("I will now decide.\\nWinner: Response A\\nWinner: Response B", "response") is None
-    True
-    >>> parse_verdict("Response A is better.", "response") is None
     True
     """
     patterns = _VERDICTS[noun]

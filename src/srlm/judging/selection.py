@@ -2,7 +2,7 @@
 
 Self-Rewarding (Yuan et al. 2024, section 2.3): chosen = highest mean score, rejected = lowest,
 the prompt discarded on a tie. Meta-Rewarding (Wu et al. 2024, section 3.1) adds length control
-with a parameter rho in [0, 1]; ALGORITHM.md section 2 step 2 spells out the tiers.
+with a parameter rho in [0, 1]: chosen from the top score tier, rejected from the bottom one.
 Scores are means of the parsed judgments; ``None`` (nothing parsed) is never a score.
 """
 
@@ -39,7 +39,7 @@ def _valid(score: float | None) -> bool:
 def mean_scores(judgment_scores: Sequence[Sequence[float | None]]) -> list[float | None]:
     """Per response, the mean of its parsed judgment scores; ``None`` when none parsed.
 
-    Never floored or rounded: ALGORITHM.md section 3 lists flooring as a known mistake.
+    Never floored or rounded: flooring a mean turns 4.67 and 4.0 into a tie the judge never gave.
 
     >>> mean_scores([[4, 5, None], [None, None], [3, 3, 4]])
     [4.5, None, 3.3333333333333335]

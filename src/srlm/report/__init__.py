@@ -4,7 +4,7 @@ Reads ``config.yaml``, ``M<t>/eval.json``, ``iter<t>/stats.json`` and ``iter<t>/
 and writes ``report.html`` (self-contained: plots inline as base64 PNG) and ``report.md`` (plots
 in ``report_files/``). It is meant to be run on unfinished runs too: a missing file or key makes
 its section say "not yet available", never an error. The plots are there to show the failure
-modes of ALGORITHM.md section 2: judge scores saturating at 5, response length growing each
+modes the Meta-Rewarding paper reports (Wu et al. 2024, section 5): judge scores saturating at 5, response length growing each
 iteration, judgments that do not parse, and a meta-judge that prefers the first position.
 
 The package, in the order the data flows:

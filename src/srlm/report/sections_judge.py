@@ -1,7 +1,7 @@
 """Report sections about the model as a judge: reward-model metrics on held-out EFT data, the
 head-to-head win rates, judge score histograms, parse failures, and the meta-judge's biases.
 
-These are the plots that show the failure modes of ALGORITHM.md section 2: scores saturating at
+These are the plots that show the failure modes Wu et al. 2024 (section 5) report: scores saturating at
 5, judgments that do not parse, and a meta-judge that prefers the first position.
 """
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fake_run import make_fake_run
+from tests.helpers.fake_run import make_fake_run
 from srlm.cli import main
 
 

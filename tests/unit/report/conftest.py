@@ -1,4 +1,4 @@
-"""The report tests' shared fixture: one full report of the hand-written run (tests/fake_run.py)."""
+"""The report tests' shared fixture: one full report of the hand-written run (tests/helpers/fake_run.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from fake_run import make_fake_run
+from tests.helpers.fake_run import make_fake_run
 from srlm.report import write_report
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fake_run import make_fake_run
+from tests.helpers.fake_run import make_fake_run
 from srlm.report.files import EXAMPLES_PER_KIND, first_num, fmt, iterations_with, num, read_run
 
 

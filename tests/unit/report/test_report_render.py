@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fake_run import INJECTION
+from tests.helpers.fake_run import INJECTION
 
 
 def test_model_text_is_escaped_everywhere(report: tuple[Path, str, str]) -> None:

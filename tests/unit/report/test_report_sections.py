@@ -1,5 +1,5 @@
 """``srlm.report.sections`` (and its topic modules): numbers that match the run's files, and
-robustness on partial or damaged runs. The run directory is written by hand (tests/fake_run.py)."""
+robustness on partial or damaged runs. The run directory is written by hand (tests/helpers/fake_run.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from fake_run import EVALS, make_fake_run, stats
+from tests.helpers.fake_run import EVALS, make_fake_run, stats
 from srlm.report import write_report
 
 

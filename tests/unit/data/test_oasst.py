@@ -18,7 +18,7 @@ from srlm.data.oasst import import_oasst
 from srlm.data.seed import load_eft, load_ift, write_jsonl
 from srlm.errors import UserError
 
-FIXTURES = Path(__file__).parents[1] / "fixtures"
+FIXTURES = Path(__file__).parents[2] / "fixtures"
 MESSAGES = FIXTURES / "oasst_small.jsonl"
 TREES = FIXTURES / "oasst_trees_small.jsonl"
 

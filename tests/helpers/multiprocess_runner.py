@@ -1,10 +1,12 @@
 """One tiny srlm run, executed by every process of a torchrun job (tests/integration/test_two_process.py).
 
-    python -m torch.distributed.run --nproc_per_node 2 tests/multiprocess_runner.py MODEL_DIR RUNS_DIR [key=value ...]
+    python -m torch.distributed.run --nproc_per_node 2 -m tests.helpers.multiprocess_runner MODEL_DIR RUNS_DIR [key=value ...]
 
-The scripted judge lives in tests/scripted.py and cannot be handed to another process, so each
+(from the repository root, which puts ``tests`` on the import path)
+
+The scripted judge lives in tests/helpers/scripted.py and cannot be handed to another process, so each
 process builds the same config and backend factory here. ``SRLM_TEST_JUDGES=meta`` scripts the
-meta-judge too (tests/integration/test_meta_loop.py's judges). ``SRLM_TEST_CRASH_RANK=k`` makes
+meta-judge too (the Meta-Rewarding loop test's judges). ``SRLM_TEST_CRASH_RANK=k`` makes
 rank k fail on its ``SRLM_TEST_CRASH_AFTER``-th candidate generation (a crash inside a stage).
 """
 
@@ -14,9 +16,7 @@ import os
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from scripted import scripted_factory, tiny_overrides  # noqa: E402
+from tests.helpers.scripted import scripted_factory, tiny_overrides
 
 
 class Crash(RuntimeError):
@@ -52,7 +52,7 @@ def main(argv: list[str]) -> None:
     config = load_config(None, tiny_overrides(Path(model_dir), Path(runs_dir), *extra))
     factory = scripted_factory
     if os.environ.get("SRLM_TEST_JUDGES") == "meta":
-        from integration.test_meta_loop import scripted_judges_factory
+        from tests.helpers.scripted import meta_scripted_factory as scripted_judges_factory
 
         factory = scripted_judges_factory
     if os.environ.get("SRLM_TEST_CRASH_RANK") == os.environ.get("RANK", "0"):

@@ -130,3 +130,38 @@ def test_parse_verdict_never_raises(text: str) -> None:
 @given(st.text(), st.sampled_from(["A", "B"]), st.sampled_from(["Judgment", "Judgement"]))
 def test_parse_verdict_round_trip(prefix: str, letter: str, word: str) -> None:
     assert parse_verdict(f"{prefix}\nWinner: {word} {letter}") == letter
+
+
+# The pairwise head-to-head judge's verdicts (noun "response").
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Response B is correct and concise.\n\nWinner: Response B", "B"),
+        ("**Winner:** Response A", "A"),
+        ("Winner: **Response A**.", "A"),
+        ("Winner: [Response B]", "B"),
+        ("winner: response b", "B"),
+        ("Winner:\n\nResponse A", "A"),
+        ("Winner: A", "A"),
+        ("Winner: B.", "B"),
+        ("Winner: Response A\nActually, B is better.\nWinner: Response B", "B"),
+        ("Winner: a tie", None),
+        ("Winner: Tie", None),
+        ("Winner: Neither", None),
+        ("Winner: Response A and Response B", None),
+        ("Winner: Response A / Response B", None),
+        ("Winner: Response A\nWinner: Response B", None),  # the template's options echoed
+        ("Winner: Response A\nWinner: Response A", "A"),
+        ("Response A wins.", None),
+        ("", None),
+        ("Winner: Response C", None),
+        ("Winner: Responses A", None),
+    ],
+)
+def test_parse_pairwise_verdict(text: str, expected: str | None) -> None:
+    assert parse_verdict(text, "response") == expected
+
+
+def test_a_later_unusable_verdict_overrides_an_earlier_one() -> None:
+    assert parse_verdict("Winner: Response A\n\nOn balance they are equal. Winner: tie", "response") is None

@@ -1,4 +1,4 @@
-"""Pairwise verdict parser, score verdicts, judge specs and the two-order bookkeeping."""
+"""The head-to-head judge: its template, score verdicts and the two-order bookkeeping."""
 
 from __future__ import annotations
 
@@ -8,44 +8,11 @@ import pytest
 
 from srlm.config import load_config
 from srlm.errors import UserError
-from srlm.evaluation.judges import EvalContext, parse_openai_spec, work_file
+from srlm.evaluation.judges import EvalContext
 from srlm.judging.pairwise import (JudgeSettings, head_to_head_verdicts, load_pairwise_template, pairwise_conversation, score_verdict)
-from srlm.judging.parse import parse_verdict
 from srlm.judging.templates import placeholders
 from srlm.evaluation.metrics import head_to_head
-
-
-@pytest.mark.parametrize(
-    "text, expected",
-    [
-        ("Response B is correct and concise.\n\nWinner: Response B", "B"),
-        ("**Winner:** Response A", "A"),
-        ("Winner: **Response A**.", "A"),
-        ("Winner: [Response B]", "B"),
-        ("winner: response b", "B"),
-        ("Winner:\n\nResponse A", "A"),
-        ("Winner: A", "A"),
-        ("Winner: B.", "B"),
-        ("Winner: Response A\nActually, B is better.\nWinner: Response B", "B"),
-        ("Winner: a tie", None),
-        ("Winner: Tie", None),
-        ("Winner: Neither", None),
-        ("Winner: Response A and Response B", None),
-        ("Winner: Response A / Response B", None),
-        ("Winner: Response A\nWinner: Response B", None),  # the template's options echoed
-        ("Winner: Response A\nWinner: Response A", "A"),
-        ("Response A wins.", None),
-        ("", None),
-        ("Winner: Response C", None),
-        ("Winner: Responses A", None),
-    ],
-)
-def test_parse_pairwise_verdict(text: str, expected: str | None) -> None:
-    assert parse_verdict(text, "response") == expected
-
-
-def test_a_later_unusable_verdict_overrides_an_earlier_one() -> None:
-    assert parse_verdict("Winner: Response A\n\nOn balance they are equal. Winner: tie", "response") is None
+from tests.helpers.fakes import FakeBackend
 
 
 def test_shipped_template_has_the_three_placeholders_and_ends_with_the_verdict_lines() -> None:
@@ -71,22 +38,7 @@ def test_score_verdict() -> None:
     assert score_verdict(3.0, None) is None
 
 
-def test_openai_spec() -> None:
-    assert parse_openai_spec("openai:gpt-4o@http://127.0.0.1:8000/v1") == ("gpt-4o", "http://127.0.0.1:8000/v1")
-    assert parse_openai_spec("openai:org/model@name@https://h/v1") == ("org/model@name", "https://h/v1")
-    assert parse_openai_spec("models/m1") is None
-    with pytest.raises(UserError, match="openai:<model_name>@<base_url>"):
-        parse_openai_spec("openai:gpt-4o")
-
-
-def test_work_file_changes_with_identity(tmp_path: Path) -> None:
-    out = tmp_path / "r.json"
-    assert work_file(out, "x", 1, "a") == work_file(out, "x", 1, "a")
-    assert work_file(out, "x", 1, "a") != work_file(out, "x", 1, "b")
-    assert work_file(out, "x", 1).parent == tmp_path / "r.work"
-
-
-class PositionBiased:
+class PositionBiased(FakeBackend):
     """A judge that always prefers whatever it is shown first."""
 
     def __init__(self) -> None:
@@ -97,7 +49,7 @@ class PositionBiased:
         return [["Response A is better.\nWinner: Response A"] for _ in conversations]
 
 
-class PrefersLonger:
+class PrefersLonger(FakeBackend):
     """A judge that prefers the longer response and names no winner on equal length."""
 
     def generate(self, conversations, sampling):
@@ -144,7 +96,7 @@ def test_a_consistent_judge_gives_wins_and_losses_and_resumes(tmp_path: Path) ->
     assert again.requests == []
 
 
-class ScoresByLength:
+class ScoresByLength(FakeBackend):
     """An additive judge: the score is the response's length in characters, capped at 5."""
 
     def generate(self, conversations, sampling):

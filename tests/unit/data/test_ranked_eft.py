@@ -13,6 +13,7 @@ from srlm.data.eft_builder import judge_sft_rows
 from srlm.evaluation.judges import EvalContext
 from srlm.data.ranked_eft import build, downsample_top_score, human_quality, order_agrees, score_histogram
 from srlm.judging.templates import load_template
+from tests.helpers.fakes import FakeBackend
 
 
 def test_order_agreement() -> None:
@@ -70,7 +71,7 @@ def test_downsampling_invariants(score_lists: list[list[int]], seed: int) -> Non
     assert all(row["responses"] for row in kept)
 
 
-class RankJudge:
+class RankJudge(FakeBackend):
     """Scores by a marker in the response text: "good" 5, "ok" 3, "bad" 1, "??" unparsable."""
 
     def generate(self, conversations, sampling):

@@ -10,6 +10,8 @@ import hashlib
 from pathlib import Path
 from typing import Sequence
 
+from collections.abc import Callable
+
 from srlm.backends.base import Conversation, Sampling
 from srlm.backends.transformers_backend import TransformersBackend
 from srlm.config import Config
@@ -27,6 +29,13 @@ def scripted_judgment(request: str, sample: int) -> str:
     return f"The response addresses part of the question.\nScore: {digest[0] % 6}"
 
 
+def varied_judgment(request: str, sample: int) -> str:
+    """A judgment of varying length whose score depends only on the request and sample (the
+    Meta-Rewarding loop test's judge: judge pairs need judgments of different lengths)."""
+    digest = hashlib.sha256(f"{request}|{sample}".encode()).digest()
+    return "The response is relevant" + " and on topic" * (digest[1] % 4) + f".\nScore: {digest[0] % 6}"
+
+
 def scripted_verdict(request: str) -> str:
     """A meta-judge verdict from the request's hash; one in four is unparsable."""
     digest = hashlib.sha256(request.encode()).digest()
@@ -38,8 +47,9 @@ def scripted_verdict(request: str) -> str:
 class ScriptedJudgeBackend:
     """Delegates to a real backend, except that judge requests get scripted judgments."""
 
-    def __init__(self, real: TransformersBackend) -> None:
+    def __init__(self, real: TransformersBackend, judgment: Callable[[str, int], str] = scripted_judgment) -> None:
         self.real = real
+        self.judgment = judgment
         self.calls = 0
 
     def __getattr__(self, name: str) -> object:
@@ -54,7 +64,7 @@ class ScriptedJudgeBackend:
         if all(META_MARK in r for r in requests):
             return [[scripted_verdict(f"{r}|{k}") for k in range(sampling.n)] for r in requests]
         if all(JUDGE_MARK in r and META_MARK not in r for r in requests):
-            return [[scripted_judgment(r, k) for k in range(sampling.n)] for r in requests]
+            return [[self.judgment(r, k) for k in range(sampling.n)] for r in requests]
         return self.real.generate(conversations, sampling)
 
 
@@ -64,8 +74,9 @@ def scripted_factory(model_dir: Path, config: Config) -> ScriptedJudgeBackend:
     return ScriptedJudgeBackend(TransformersBackend(model, tokenizer, batch_size=config.backend.batch_size))
 
 
-# The golden-output test's name for it: the judge and the meta-judge are both scripted.
-scripted_judges_factory = scripted_factory
+def meta_scripted_factory(model_dir: Path, config: Config) -> ScriptedJudgeBackend:
+    """Like ``scripted_factory``, with judgments of varying length (``varied_judgment``)."""
+    return ScriptedJudgeBackend(scripted_factory(model_dir, config).real, varied_judgment)
 
 
 def tiny_overrides(model_dir: Path, runs_dir: Path, *extra: str) -> list[str]:
