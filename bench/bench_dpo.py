@@ -85,7 +85,7 @@ def report(args, sides: dict[str, list[dict]]) -> dict:
 def run_worker(args) -> dict:
     """Train one side and report its time, steps and peak memory."""
     from srlm.config import load_config
-    from srlm.runtime.models import load_tokenizer, resolve_model
+    from srlm.runtime.models import resolve_model
     from srlm.runtime.resources import set_threads
 
     set_threads(args.threads)

@@ -18,9 +18,9 @@ def main() -> None:
 
     from srlm.backends.base import Sampling
     from srlm.backends.transformers_backend import TransformersBackend
+    from srlm.judging.judge import judge_conversation
     from srlm.judging.parse import parse_score
     from srlm.judging.templates import load_template
-    from srlm.judging.judge import judge_conversation
 
     cfg = config.judge
     limit = args.max_new_tokens or cfg.max_new_tokens

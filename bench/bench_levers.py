@@ -18,7 +18,6 @@ import time
 from dataclasses import asdict
 
 import torch
-
 from common import ift_rows, parser, plain_generate, setup, write_result
 
 
@@ -43,8 +42,8 @@ def main() -> None:
 
     from srlm.backends import transformers_backend as tb
     from srlm.backends.base import Sampling
-    from srlm.judging.templates import load_template
     from srlm.judging.judge import judge_conversation
+    from srlm.judging.templates import load_template
 
     rows = ift_rows(max(args.prompts, args.candidates))
     cand, judge = config.candidates, config.judge

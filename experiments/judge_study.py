@@ -25,7 +25,7 @@ import json
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +37,8 @@ sys.path.insert(0, str(ROOT / "src"))
 from srlm.backends.base import Sampling  # noqa: E402
 from srlm.data.eft_builder import DEGRADATIONS, build_eft, judge_sft_rows, split_heldout  # noqa: E402
 from srlm.data.seed import bundled_path, load_ift  # noqa: E402
-from srlm.judging.templates import load_template  # noqa: E402
 from srlm.evaluation.metrics import Group, bootstrap_intervals, reward_model_metrics  # noqa: E402
+from srlm.judging.templates import load_template  # noqa: E402
 
 
 @dataclass(frozen=True)

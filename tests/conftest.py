@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-
 from tests.helpers.tiny_model import build_tiny_model
 
 

@@ -7,10 +7,9 @@ judge's text (a deterministic function of the request) while every other stage r
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Sequence
-
-from collections.abc import Callable
 
 from srlm.backends.base import Conversation, Sampling
 from srlm.backends.transformers_backend import TransformersBackend

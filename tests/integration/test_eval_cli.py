@@ -16,16 +16,16 @@ from typing import Iterator
 
 import pytest
 
-from tests.helpers.scripted import ScriptedJudgeBackend
 from srlm.backends.transformers_backend import TransformersBackend
 from srlm.cli import main
 from srlm.config import load_config, to_dict
 from srlm.data.seed import load_eft, load_ift
 from srlm.evaluation import alpaca, judges, win_rate
-from srlm.runtime.models import load_model, load_tokenizer
 from srlm.report.sections_judge import win_rate_entries
+from srlm.runtime.models import load_model, load_tokenizer
 from srlm.runtime.rundir import RunDir, mark_model_done, read_json, write_rows, write_yaml
 from srlm.stages.common import StageContext
+from tests.helpers.scripted import ScriptedJudgeBackend
 from tests.helpers.tiny_model import build_tiny_model
 
 PAIRWISE_MARK = "You are comparing two AI assistant responses"

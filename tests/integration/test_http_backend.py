@@ -385,8 +385,8 @@ def test_real_server_generates_n_samples(llama_server: str) -> None:
 
 @pytest.mark.http_server
 def test_real_server_answers_a_judge_prompt(llama_server: str) -> None:
-    from srlm.judging.templates import load_template
     from srlm.judging.judge import judge_conversation
+    from srlm.judging.templates import load_template
 
     conversation = judge_conversation(load_template("additive_5pt"), "What is 2 + 2?", "2 + 2 = 4.")
     client = OpenAIHTTPBackend(llama_server, "smollm2", timeout_s=120, max_retries=1)

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.scripted import scripted_factory, tiny_overrides
 from srlm import pipeline
 from srlm.config import load_config
 from srlm.errors import UserError
 from srlm.runtime.rundir import read_rows
+from tests.helpers.scripted import scripted_factory, tiny_overrides
 
 
 def _run(tiny_model_dir: Path, runs: Path, *extra: str, factory=scripted_factory, force: bool = False):

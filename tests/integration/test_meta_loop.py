@@ -13,7 +13,9 @@ from pathlib import Path
 from srlm import pipeline
 from srlm.config import Config, load_config
 from srlm.runtime.rundir import read_rows
-from tests.helpers.scripted import JUDGE_MARK, meta_scripted_factory as scripted_judges_factory
+from tests.helpers.scripted import JUDGE_MARK
+from tests.helpers.scripted import meta_scripted_factory as scripted_judges_factory
+
 
 def meta_config(model_dir: Path, runs_dir: Path) -> Config:
     return load_config(None, [

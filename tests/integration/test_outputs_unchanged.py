@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.scripted import scripted_factory, tiny_overrides
 from srlm import pipeline
 from srlm.config import load_config
+from tests.helpers.scripted import scripted_factory, tiny_overrides
 
 STAGE_FILES = ("prompts.jsonl", "candidates.jsonl", "judgments.jsonl", "meta_judgments.jsonl", "pairs.jsonl", "judge_pairs.jsonl", "stats.json")
 MODEL_FILES = ("eval.json",)

@@ -8,12 +8,11 @@ import re
 import subprocess
 from pathlib import Path
 
-import numpy as np
 import pytest
 from matplotlib import image
 
-from tests.helpers.fake_run import make_fake_run
 from srlm.report import write_report
+from tests.helpers.fake_run import make_fake_run
 
 CHROMIUM = Path("/usr/bin/chromium")
 FIGURES = 9  # every plot of the full fake run (see tests/unit/report/test_report_write.py)

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.scripted import scripted_factory, tiny_overrides
 from srlm import pipeline
 from srlm.config import load_config
 from srlm.runtime.rundir import RunDir, read_rows
+from tests.helpers.scripted import scripted_factory, tiny_overrides
 
 pytestmark = pytest.mark.multiprocess
 

@@ -81,8 +81,8 @@ def test_same_settings_give_the_same_texts(vllm_backend) -> None:
 
 @gpu_only
 def test_answers_a_judge_prompt(vllm_backend) -> None:
-    from srlm.judging.templates import load_template
     from srlm.judging.judge import judge_conversation
+    from srlm.judging.templates import load_template
 
     conversation = judge_conversation(load_template("additive_5pt"), "What is 2 + 2?", "2 + 2 = 4.")
     [[judgment]] = vllm_backend.generate([conversation], Sampling(temperature=0, max_new_tokens=48, n=1, seed=0))

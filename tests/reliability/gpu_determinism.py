@@ -13,16 +13,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
 
 def _model(dtype: Any) -> tuple[Any, Any]:
     import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from tests.helpers.tiny_model import build_tiny_model
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     folder = Path(os.environ.get("TMPDIR", "/tmp")) / "srlm-gpu-determinism"
     if not (folder / "config.json").exists():

@@ -33,7 +33,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-
 POINTS = ("replace", "torn-append", "model-saved", "model-renamed")
 
 
@@ -153,7 +152,8 @@ def install(inject: str | None, root: Path) -> Calls:
     """Count every injection point (and arm the chosen one); returns the live counts."""
     import transformers
 
-    from srlm.stages import sft as sft_stage, train as train_stage
+    from srlm.stages import sft as sft_stage
+    from srlm.stages import train as train_stage
 
     target = None
     if inject == "hold":
@@ -183,10 +183,10 @@ def child(command: dict, model_dir: Path, attempt: int) -> None:
     import logging
     import traceback
 
-    from tests.helpers.scripted import scripted_factory, tiny_overrides
     from srlm import pipeline
     from srlm.config import load_config
     from srlm.errors import UserError
+    from tests.helpers.scripted import scripted_factory, tiny_overrides
 
     runs_dir = Path(command["runs_dir"])
     runs_dir.mkdir(parents=True, exist_ok=True)
@@ -275,13 +275,14 @@ def supervise(pid: int, command: dict, lines: Lines) -> dict:
 def serve(model_dir: Path) -> None:
     """Answer commands until stdin closes."""
     # Import everything an attempt needs now, in the parent, so that children start at once.
-    import tests.helpers.scripted  # noqa: F401
+    import trl  # noqa: F401
+    from trl import DPOTrainer, SFTTrainer  # noqa: F401
+
     import srlm.pipeline  # noqa: F401
     import srlm.stages.evaluate  # noqa: F401
     import srlm.training.dpo  # noqa: F401
     import srlm.training.sft  # noqa: F401
-    import trl  # noqa: F401
-    from trl import DPOTrainer, SFTTrainer  # noqa: F401
+    import tests.helpers.scripted  # noqa: F401
 
     lines = Lines(sys.stdin.fileno())
     print(json.dumps({"ready": True}), flush=True)

@@ -38,10 +38,10 @@ def run_until_training(monkeypatch: pytest.MonkeyPatch, tiny_model_dir: Path, tm
     """``srlm <args>`` in this process with a tiny base config; returns (exit status, stderr)."""
     import torch
 
-    from tests.helpers.scripted import tiny_overrides
     from srlm.cli import main
     from srlm.config import load_config, to_dict
     from srlm.stages import sft
+    from tests.helpers.scripted import tiny_overrides
 
     def sentinel(*args: object, **kwargs: object) -> None:
         raise ReachedTraining

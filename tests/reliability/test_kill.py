@@ -24,7 +24,6 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import pytest
 import yaml
 
 from tests.reliability.harness import FAST, Runner, after_the_fact, attempt_log, fingerprint, without_seconds
@@ -133,8 +132,8 @@ def test_counts_survive_a_kill_between_a_stage_file_and_its_counts(runner: Runne
 
 
 def test_second_run_on_a_busy_directory_exits_2_and_a_dead_owner_is_taken_over(runner: Runner, tiny_model_dir: Path, tmp_path: Path) -> None:
-    from tests.helpers.scripted import tiny_overrides
     from srlm.config import load_config, to_dict
+    from tests.helpers.scripted import tiny_overrides
 
     runs = tmp_path / "runs"
     config = tmp_path / "run.yaml"

@@ -129,10 +129,10 @@ def chat_server() -> Iterator[ChatServer]:
 
 
 def test_an_api_key_is_used_but_never_written_or_logged(chat_server: ChatServer, tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture) -> None:
-    from tests.reliability.harness import FAST
-    from tests.helpers.scripted import tiny_overrides
     from srlm import pipeline
     from srlm.config import load_config
+    from tests.helpers.scripted import tiny_overrides
+    from tests.reliability.harness import FAST
 
     secret = "sk-reliability-" + os.urandom(12).hex()
     monkeypatch.setenv(KEY_ENV, secret)

@@ -10,8 +10,8 @@ import pytest
 import torch
 import yaml
 
-from tests.reliability.harness import FAST, Runner, attempt_log, fingerprint
 from srlm.training.common import NonFiniteLossGuard, TrainingDiverged
+from tests.reliability.harness import FAST, Runner, attempt_log, fingerprint
 
 # A learning rate of 1e30: the first update throws the weights far out, the next step's
 # gradients are NaN. Batch size 2 gives DPO the several steps that takes.
@@ -47,9 +47,9 @@ def keep_torch_threads():
 
 
 def test_cli_prints_divergence_in_one_line_and_exits_3(tiny_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture, keep_torch_threads: None) -> None:
-    from tests.helpers.scripted import tiny_overrides
     from srlm.cli import main
     from srlm.config import load_config, to_dict
+    from tests.helpers.scripted import tiny_overrides
 
     config = tmp_path / "run.yaml"
     config.write_text(yaml.safe_dump(to_dict(load_config(None, tiny_overrides(tiny_model_dir, tmp_path / "runs", *FAST)))))

@@ -19,7 +19,6 @@ dependency), ``backend.concurrency`` at a time. The server applies the chat temp
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 import http.client
 import json
 import logging
@@ -31,6 +30,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections import Counter
+from collections.abc import Mapping
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from typing import Any, Callable, Sequence
 

@@ -7,8 +7,8 @@ passed as token ids, so a template that writes the BOS token does not get a seco
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 import gc
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Sequence
 

@@ -23,17 +23,15 @@ import tarfile
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable
 
+from srlm.data.sources import alpaca_cache
 from srlm.errors import UserError
 from srlm.runtime.rundir import write_text
-from srlm.data.sources import alpaca_cache
 
 log = logging.getLogger("srlm")
 
 ALPACA_EVAL_VERSION = "0.6.6"
 SDIST_NAME = f"alpaca_eval-{ALPACA_EVAL_VERSION}.tar.gz"
 MEMBER = "example/outputs.json"  # inside the sdist's top-level folder
-ALPACA_SIZE = 805
-PROMPTS_NAME = "alpaca_eval"  # what --prompts accepts
 
 Runner = Callable[..., Any]  # subprocess.run's signature
 

@@ -22,11 +22,11 @@ from srlm.config import Config
 from srlm.data.seed import read_jsonl
 from srlm.errors import UserError, at_line
 from srlm.evaluation.judges import EvalContext, ModelRef, judge_context, model_context, work_file
-from srlm.judging.pairwise import JudgeSettings, head_to_head_verdicts
-from srlm.evaluation.text_table import table
 from srlm.evaluation.metrics import head_to_head
+from srlm.evaluation.text_table import table
 from srlm.generation import Generation, generate_missing
 from srlm.judging.judge import JudgeContext
+from srlm.judging.pairwise import JudgeSettings, head_to_head_verdicts
 from srlm.runtime.rundir import RowLog, write_json
 
 

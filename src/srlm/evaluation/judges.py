@@ -18,9 +18,9 @@ from typing import Callable
 from srlm.backends.base import Backend
 from srlm.config import Config, from_dict, load_config, read_yaml
 from srlm.errors import UserError
+from srlm.generation import stable_seed
 from srlm.runtime.resources import free_memory
 from srlm.runtime.rundir import RunDir, model_done
-from srlm.generation import stable_seed
 
 # ``openai:gpt-4o@https://api.example.com/v1``: the name is everything before the "@" that
 # starts the URL, so a name may itself hold "@" (rare) but the URL may not (credentials in a

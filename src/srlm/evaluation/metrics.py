@@ -359,25 +359,3 @@ def _outcome_summary(
         "win_rate_ci": interval(counts[:, 0] / n),
         "score_ci": interval((counts[:, 0] + counts[:, 1] / 2) / n),
     }
-
-
-def win_rate_vs_reference(
-    verdicts: Sequence[ModelVerdict], n_boot: int = 10_000, seed: int = 0,
-    confidence: float = 0.95,
-) -> dict[str, Any]:
-    """AlpacaEval-style single-pass comparison against a reference: "A" = the model won.
-
-    Unlike :func:`head_to_head`, an unparsed verdict here is not a tie: it is left out and
-    counted in ``n_unparsed`` (one pass gives no second verdict to disagree with).
-
-    >>> win_rate_vs_reference(["A", "B", "A", None], n_boot=100)["win_rate"]
-    0.6666666666666666
-    """
-    for verdict in verdicts:
-        if verdict not in ("A", "B", None):
-            raise ValueError(f"a verdict must be 'A', 'B' or None, got {verdict!r}")
-    wins, losses = verdicts.count("A"), verdicts.count("B")
-    return {
-        **_outcome_summary(wins, 0, losses, n_boot, seed, confidence),
-        "n_unparsed": len(verdicts) - wins - losses,
-    }

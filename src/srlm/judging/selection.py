@@ -36,21 +36,6 @@ def _valid(score: float | None) -> bool:
     return score is not None and not math.isnan(score)
 
 
-def mean_scores(judgment_scores: Sequence[Sequence[float | None]]) -> list[float | None]:
-    """Per response, the mean of its parsed judgment scores; ``None`` when none parsed.
-
-    Never floored or rounded: flooring a mean turns 4.67 and 4.0 into a tie the judge never gave.
-
-    >>> mean_scores([[4, 5, None], [None, None], [3, 3, 4]])
-    [4.5, None, 3.3333333333333335]
-    """
-    means: list[float | None] = []
-    for scores in judgment_scores:
-        parsed = [float(s) for s in scores if _valid(s)]
-        means.append(sum(parsed) / len(parsed) if parsed else None)
-    return means
-
-
 def choose_pair(
     scores: Sequence[float | None],
     lengths: Sequence[int],

@@ -20,8 +20,8 @@ from typing import Any, Callable, Iterable
 
 import yaml
 
-from srlm.runtime import distributed
 from srlm.errors import UserError
+from srlm.runtime import distributed
 
 
 @dataclass(frozen=True)
@@ -56,9 +56,6 @@ class RunDir:
     def iteration(self, t: int) -> Path:
         """Folder of iteration t, which turns M<t> into M<t+1>."""
         return self.root / f"iter{t}"
-
-    def stage_file(self, t: int, name: str) -> Path:
-        return self.iteration(t) / name
 
 
 def model_done(model_dir: Path) -> bool:

@@ -7,14 +7,11 @@ meta-judgments when a Meta-Rewarding run sets ``data.max_meta``) and ``stats.jso
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from srlm.config import Config
 from srlm.data.eft_builder import build_eft, judge_sft_rows, split_heldout
 from srlm.data.meta_builder import build_meta, unusable_responses
 from srlm.data.seed import load_eft, load_ift
 from srlm.data.sources import seed_source
-from srlm.errors import UserError
 from srlm.judging.templates import load_template
 from srlm.runtime.rundir import RunDir, read_rows, write_json, write_rows
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from srlm.runtime import distributed
 from srlm.config import Config, to_dict
+from srlm.runtime import distributed
 from srlm.runtime.models import load_tokenizer, resolve_model
 from srlm.runtime.rundir import RunDir, mark_model_done, model_done, write_json, write_yaml
 from srlm.stages.common import log

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from srlm.runtime import distributed
 from srlm.config import to_dict
+from srlm.runtime import distributed
 from srlm.runtime.models import load_tokenizer
 from srlm.runtime.rundir import mark_model_done, model_done, write_json, write_yaml
 from srlm.stages.common import PipelineStop, StageContext, log

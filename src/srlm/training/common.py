@@ -12,8 +12,8 @@ import torch
 from transformers import TrainerCallback
 
 from srlm.config import LoraConfig
-from srlm.runtime.distributed import on_main, world_size
 from srlm.errors import UserError
+from srlm.runtime.distributed import on_main, world_size
 
 
 class TrainingDiverged(UserError):

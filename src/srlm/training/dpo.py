@@ -34,7 +34,8 @@ def train_dpo(model_path: str, tokenizer: Any, pairs: list[dict], cfg: DPOConfig
     precomputed reference log-probs it scores the pairs with the model before its first step.
     Either way no second copy of the model is loaded.
     """
-    from trl import DPOConfig as TRLDPOConfig, DPOTrainer
+    from trl import DPOConfig as TRLDPOConfig
+    from trl import DPOTrainer
 
     from srlm.runtime.models import load_model
 

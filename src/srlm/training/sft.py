@@ -38,7 +38,8 @@ def train_sft(model_path: str, tokenizer: Any, rows: list[dict], cfg: SFTConfig,
     ``callbacks``: extra ``transformers.TrainerCallback``s (the judge study measures the model
     at the end of every epoch with one).
     """
-    from trl import SFTConfig as TRLSFTConfig, SFTTrainer
+    from trl import SFTConfig as TRLSFTConfig
+    from trl import SFTTrainer
 
     from srlm.runtime.models import load_model
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.fake_run import make_fake_run
 from srlm.cli import main
+from tests.helpers.fake_run import make_fake_run
 
 
 def test_cli_report_and_refusal_of_a_non_run_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

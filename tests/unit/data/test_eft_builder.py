@@ -10,13 +10,7 @@ from statistics import mean
 
 import pytest
 
-from srlm.data.eft_builder import (
-    DEGRADATIONS,
-    build_eft,
-    eft_stats,
-    judge_sft_rows,
-    split_heldout,
-)
+from srlm.data.eft_builder import DEGRADATIONS, build_eft, eft_stats, judge_sft_rows, split_heldout
 from srlm.data.seed import bundled_path, load_eft, load_ift, write_jsonl
 from srlm.judging.parse import parse_score
 

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from srlm.config import load_config
 from srlm.data.eft_builder import judge_sft_rows
-from srlm.evaluation.judges import EvalContext
 from srlm.data.ranked_eft import build, downsample_top_score, human_quality, order_agrees, score_histogram
+from srlm.evaluation.judges import EvalContext
 from srlm.judging.templates import load_template
 from tests.helpers.fakes import FakeBackend
 

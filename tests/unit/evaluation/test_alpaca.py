@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from srlm.errors import UserError
 from srlm.data import sources
+from srlm.errors import UserError
 from srlm.evaluation import alpaca
 from srlm.evaluation.compare import load_prompts
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from srlm.evaluation.metrics import (Group, as_group, exact_match, five_best, head_to_head, kendall, pairwise_accuracy, reward_model_metrics, spearman, win_rate_vs_reference)
+from srlm.evaluation.metrics import Group, as_group, exact_match, five_best, head_to_head, kendall, pairwise_accuracy, reward_model_metrics, spearman
 from srlm.judging.pairwise import unswap
 
 # Three held-out prompts, ranks 0 = best, as in Open Assistant.
@@ -192,11 +192,3 @@ def test_head_to_head_input_checks_and_empty() -> None:
         head_to_head(["first"], ["A"])  # type: ignore[list-item]
     empty = head_to_head([], [])
     assert empty["n"] == 0 and empty["score"] is None and empty["score_ci"] is None
-
-
-def test_win_rate_vs_reference() -> None:
-    result = win_rate_vs_reference(["A", "A", "B", None, "A"], n_boot=500)
-    assert (result["wins"], result["losses"], result["n_unparsed"]) == (3, 1, 1)
-    assert result["win_rate"] == 0.75
-    low, high = result["win_rate_ci"]
-    assert 0.0 <= low <= 0.75 <= high <= 1.0

@@ -9,13 +9,7 @@ import pytest
 from scipy.optimize import minimize
 from scipy.special import log_expit
 
-from srlm.judging.elo import (
-    battle_matrix,
-    elo_scores,
-    judge_pair,
-    position_counts,
-    position_weights,
-)
+from srlm.judging.elo import battle_matrix, elo_scores, judge_pair, position_counts, position_weights
 
 
 def all_orders(n: int, winner_of) -> dict[tuple[int, int], int | None]:

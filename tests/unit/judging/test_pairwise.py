@@ -9,9 +9,9 @@ import pytest
 from srlm.config import load_config
 from srlm.errors import UserError
 from srlm.evaluation.judges import EvalContext
-from srlm.judging.pairwise import (JudgeSettings, head_to_head_verdicts, load_pairwise_template, pairwise_conversation, score_verdict)
-from srlm.judging.templates import placeholders
 from srlm.evaluation.metrics import head_to_head
+from srlm.judging.pairwise import JudgeSettings, head_to_head_verdicts, load_pairwise_template, pairwise_conversation, score_verdict
+from srlm.judging.templates import placeholders
 from tests.helpers.fakes import FakeBackend
 
 

@@ -2,29 +2,11 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from srlm.judging.selection import (
-    PairChoice,
-    choose_pair,
-    mean_scores,
-    most_varied,
-    positive_examples,
-)
-
-
-def test_mean_scores_ignores_unparsed_and_never_floors() -> None:
-    assert mean_scores([[4, 5, 5], [None, 3, None], [None, None, None], []]) == [
-        pytest.approx(14 / 3),
-        3.0,
-        None,
-        None,
-    ]
-    assert mean_scores([[math.nan, 2.0]]) == [2.0]
+from srlm.judging.selection import PairChoice, choose_pair, most_varied, positive_examples
 
 
 def test_plain_best_versus_worst() -> None:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.fake_run import make_fake_run
 from srlm.report import write_report
+from tests.helpers.fake_run import make_fake_run
 
 
 @pytest.fixture(scope="session")

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.helpers.fake_run import make_fake_run
 from srlm.report.files import EXAMPLES_PER_KIND, first_num, fmt, iterations_with, num, read_run
+from tests.helpers.fake_run import make_fake_run
 
 
 def test_reads_every_file_of_the_fake_run(tmp_path: Path) -> None:

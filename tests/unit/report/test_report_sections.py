@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.fake_run import EVALS, make_fake_run, stats
 from srlm.report import write_report
+from tests.helpers.fake_run import EVALS, make_fake_run, stats
 
 
 def _cells(line: str) -> list[str]:
