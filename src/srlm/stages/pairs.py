@@ -11,11 +11,12 @@ from collections import Counter, defaultdict
 
 from srlm.config import rho_for
 from srlm.judging.selection import choose_pair, positive_examples
+from srlm.records import CandidateRow, JudgmentRow, PairRow, PositiveRow
 from srlm.runtime.rundir import read_rows, write_rows
 from srlm.stages.common import StageContext
 
 
-def run(ctx: StageContext, candidates: list[dict], judgments: list[dict]) -> list[dict]:
+def run(ctx: StageContext, candidates: list[CandidateRow], judgments: list[JudgmentRow]) -> list[PairRow] | list[PositiveRow]:
     """Write ``pairs.jsonl`` (mode 'pairs') or ``positives.jsonl`` (mode 'positive_only')."""
     name = "pairs.jsonl" if ctx.config.pairs.mode == "pairs" else "positives.jsonl"
     final = ctx.path(name)
@@ -31,7 +32,7 @@ def run(ctx: StageContext, candidates: list[dict], judgments: list[dict]) -> lis
     return rows
 
 
-def group_by_prompt(candidates: list[dict], judgments: list[dict]) -> dict[str, list[tuple[dict, float | None]]]:
+def group_by_prompt(candidates: list[CandidateRow], judgments: list[JudgmentRow]) -> dict[str, list[tuple[CandidateRow, float | None]]]:
     """prompt id -> [(candidate, mean score)] in sample order."""
     score_of = {row["id"]: row["mean_score"] for row in judgments}
     groups: dict[str, list] = defaultdict(list)

@@ -13,12 +13,13 @@ from srlm.data.meta_builder import build_meta, unusable_responses
 from srlm.data.seed import load_eft, load_ift
 from srlm.data.sources import seed_source
 from srlm.judging.templates import load_template
+from srlm.records import SeedBundle
 from srlm.runtime.rundir import RunDir, read_rows, write_json, write_rows
 
 BUILTIN_DEGRADED = "builtin:degraded"
 
 
-def run(config: Config, run: RunDir) -> dict[str, list[dict]]:
+def run(config: Config, run: RunDir) -> SeedBundle:
     """Prepare (once) and return the run's seed files."""
     folder = run.data
     names = ("ift", "ift_heldout", "eft_train", "eft_heldout", "sft")

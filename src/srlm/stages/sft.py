@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from srlm.config import Config, to_dict
+from srlm.records import SFTRow
 from srlm.runtime import distributed
 from srlm.runtime.models import load_tokenizer, resolve_model
 from srlm.runtime.rundir import RunDir, mark_model_done, model_done, write_json, write_yaml
@@ -10,7 +11,7 @@ from srlm.stages.common import log
 from srlm.training.common import save_model
 
 
-def run(config: Config, run: RunDir, sft_rows: list[dict]) -> dict | None:
+def run(config: Config, run: RunDir, sft_rows: list[SFTRow]) -> dict | None:
     """Make ``M1/model`` unless it is already complete; returns training stats."""
     target = run.model(1)
     if model_done(target):

@@ -8,13 +8,14 @@ from __future__ import annotations
 from collections import Counter
 
 from srlm.config import to_dict
+from srlm.records import TrainingRow
 from srlm.runtime import distributed
 from srlm.runtime.models import load_tokenizer
 from srlm.runtime.rundir import mark_model_done, model_done, write_json, write_yaml
 from srlm.stages.common import PipelineStop, StageContext, log
 
 
-def run(ctx: StageContext, rows: list[dict]) -> dict | None:
+def run(ctx: StageContext, rows: list[TrainingRow]) -> dict | None:
     """Make ``M<t+1>/model`` unless it is already complete."""
     config, t = ctx.config, ctx.iteration
     target = ctx.run.model(t + 1)
