@@ -1,4 +1,4 @@
-"""Stage 3b (Meta-Rewarding only): the meta-judge compares judgments; Elo makes judge pairs.
+"""Stage 4b (Meta-Rewarding only, after pairs): the meta-judge compares judgments; Elo makes judge pairs.
 
 Wu et al. 2024 (arXiv 2407.19594), section 3.2; the judging itself is ``judging.meta_judge``'s,
 this stage runs the meta-judge over the iteration and writes the files. Per prompt:
