@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import difflib
 import math
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import yaml
@@ -350,13 +352,32 @@ def rho_for(config: Config, iteration: int) -> float:
 # ---------------------------------------------------------------------------------------------
 # Validation: impossible values are refused before anything runs
 
+# transformers' ``SchedulerType`` names (the pinned 5.23; tests/unit/test_config.py checks them
+# against the installed transformers, so an upgrade that changes them fails there, not mid-run).
+SCHEDULERS = ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup", "inverse_sqrt",
+              "reduce_lr_on_plateau", "cosine_with_min_lr", "cosine_warmup_with_min_lr", "warmup_stable_decay", "greedy")
+
 _CHOICES = {
     "method": ("self_rewarding", "meta_rewarding"),
     "dtype": ("float32", "bfloat16", "float16"),
     "pairs.mode": ("pairs", "positive_only"),
     "pairs.length_unit": ("tokens", "chars"),
     "backend.kind": ("transformers", "vllm", "openai"),
+    "judge.scoring": ("text", "expected"),
+    "eval.win_rate_method": ("pairwise", "additive"),
+    "sft.lr_scheduler": SCHEDULERS,
+    "dpo.lr_scheduler": SCHEDULERS,
 }
+
+
+def did_you_mean(value: object, choices: Sequence[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest choice to a near miss, else ``""``.
+
+    >>> did_you_mean("cosin", SCHEDULERS), did_you_mean("zzz", SCHEDULERS)
+    (" (did you mean 'cosine'?)", '')
+    """
+    close = difflib.get_close_matches(str(value), list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _get(config: Config, dotted: str) -> Any:
@@ -369,8 +390,9 @@ def _get(config: Config, dotted: str) -> Any:
 def validate(config: Config) -> None:
     """Raise ``UserError`` for the first impossible value, naming its key."""
     for key, choices in _CHOICES.items():
-        if _get(config, key) not in choices:
-            raise UserError(f"config key '{key}': {_get(config, key)!r} is not one of {', '.join(choices)}")
+        value = _get(config, key)
+        if value not in choices:
+            raise UserError(f"config key '{key}': {value!r} is not one of {', '.join(choices)}{did_you_mean(value, choices)}")
     checks = [
         ("name", _safe_name(config.name), "must be a plain folder name (letters, digits, '.', '_', '-')"),
         ("iterations", config.iterations >= 0, "must be >= 0"),
@@ -402,10 +424,6 @@ def validate(config: Config) -> None:
     for key, ok, message in checks:
         if not ok:
             raise UserError(f"config key '{key}': {_get(config, key)!r} {message}")
-    if config.eval.win_rate_method not in ("pairwise", "additive"):
-        raise UserError(f"config key 'eval.win_rate_method': must be 'pairwise' or 'additive', got {config.eval.win_rate_method!r}")
-    if config.judge.scoring not in ("text", "expected"):
-        raise UserError(f"config key 'judge.scoring': must be 'text' or 'expected', got {config.judge.scoring!r}")
     if config.judge.scoring == "expected" and config.backend.kind != "transformers":
         raise UserError("config key 'judge.scoring': 'expected' needs the model's logits, so backend.kind must be 'transformers'")
     if config.judge.expected_score_fallback and config.backend.kind != "transformers":

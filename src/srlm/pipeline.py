@@ -41,6 +41,50 @@ def default_backend_factory(model_dir: Path, config: Config) -> Backend:
     return make_backend(model_dir, config)
 
 
+def preflight(config: Config) -> list[str]:
+    """What ``srlm validate`` checks beyond types and ranges, without a GPU or a model load.
+
+    Every model the config names resolves locally (a directory, or a repo id in the local
+    Hugging Face cache), every seed file exists and parses (file:line on the first bad row),
+    and every template exists and holds its fields. Raises ``UserError`` at the first problem;
+    returns one line per check passed.
+    """
+    from srlm.runtime.models import locate_model
+
+    done = [f"model {config.model}: {locate_model(config.model)}"]
+    for key, spec in _extra_models(config):
+        done.append(f"{key} {spec}: {locate_model(spec)}")
+    done += seed_data.check_sources(config)
+    done += check_templates(config)
+    return done
+
+
+def _extra_models(config: Config) -> list[tuple[str, str]]:
+    """Models named besides ``model``: a fixed prompt writer, a local head-to-head judge."""
+    found = []
+    if config.prompt_gen.generator != "current":
+        found.append(("prompt_gen.generator", config.prompt_gen.generator))
+    judge = config.eval.win_rate_judge
+    if config.eval.win_rate_prompts > 0 and judge not in ("M1", "current") and not judge.startswith("openai:"):
+        found.append(("eval.win_rate_judge", judge))
+    return found
+
+
+def check_templates(config: Config) -> list[str]:
+    """The judge template (and the meta-judge's for Meta-Rewarding) exist and hold their fields."""
+    from srlm.judging.templates import load_template
+
+    wanted = [("judge.template", config.judge.template, ("prompt", "response"))]
+    if config.method == "meta_rewarding":
+        wanted.append(("meta.template", config.meta.template, ("prompt", "response", "judgment_a", "judgment_b")))
+    for key, name, fields in wanted:
+        try:
+            load_template(name, fields)
+        except UserError as exc:
+            raise UserError(f"config key '{key}': {exc}") from None
+    return [f"{key} {name}: holds {', '.join('{' + f + '}' for f in fields)}" for key, name, fields in wanted]
+
+
 def prepare(config: Config, force: bool = False) -> RunDir:
     """The run directory, with its config frozen at the first start.
 
@@ -85,6 +129,7 @@ def run(config: Config, force: bool = False, backend_factory: BackendFactory = d
     # A model that does not exist is refused before anything is written (the main process
     # converts the embedded one once; the others then find it).
     distributed.main_first(resolve_model, config.model)
+    check_templates(config)  # a missing or incomplete template fails now, not after generation
     run_dir = run_dir_for(config.runs_dir, config.name)
     with _locked(run_dir):
         # The config is compared and frozen under the lock, so a refused second process

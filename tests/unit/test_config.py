@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -101,3 +102,22 @@ def test_sft_ift_switch_defaults_to_the_self_rewarding_recipe() -> None:
     assert load_config(None).data.sft_ift is True
     meta = Path(__file__).parents[2] / "configs" / "meta_llama3_8b.yaml"
     assert load_config(meta).data.sft_ift is False  # MR: SFT on EFT only
+
+
+def test_scheduler_choices_are_transformers_own() -> None:
+    from transformers.trainer_utils import SchedulerType
+
+    from srlm.config import SCHEDULERS
+
+    assert set(SCHEDULERS) == {s.value for s in SchedulerType}
+
+
+@pytest.mark.parametrize("override, fragment", [
+    ("dpo.lr_scheduler=cosin", "did you mean 'cosine'?"),
+    ("sft.lr_scheduler=linearr", "did you mean 'linear'?"),
+    ("eval.win_rate_method=pairwize", "did you mean 'pairwise'?"),
+    ("backend.kind=vlm", "did you mean 'vllm'?"),
+])
+def test_a_near_miss_of_a_choice_names_the_closest(override: str, fragment: str) -> None:
+    with pytest.raises(UserError, match=re.escape(fragment)):
+        load_config(None, [override])

@@ -1,5 +1,8 @@
 """``srlm validate CONFIG [key=value ...]`` and ``srlm validate --keys``: print the resolved
-config, or the first error in it, or every config key with its default and help."""
+config, or the first error in it, or every config key with its default and help.
+
+Beyond the config itself, validate runs the pre-flight checks (``pipeline.preflight``): the
+models resolve locally, the seed files exist and parse, the templates hold their fields."""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ def add_command(subparsers: Any) -> None:
     validate.add_argument("config", nargs="?", help="YAML config")
     validate.add_argument("overrides", nargs="*", help="key.sub=value overrides")
     validate.add_argument("--keys", action="store_true", help="list every config key with its default and help")
+    validate.add_argument("--no-preflight", action="store_true", help="check the config only: skip looking for its models, data files and templates")
     validate.set_defaults(func=_command)
 
 
@@ -32,5 +36,10 @@ def _command(args: argparse.Namespace) -> int:
         raise UserError("validate: give a config file (or --keys to list every key)")
     config = load_config(args.config, args.overrides)
     print(yaml.safe_dump(to_dict(config), sort_keys=False, allow_unicode=True), end="")
+    if not args.no_preflight:
+        from srlm.pipeline import preflight
+
+        for line in preflight(config):
+            print(f"# ok: {line}", file=sys.stderr)
     print(f"# {args.config}: valid", file=sys.stderr)
     return 0

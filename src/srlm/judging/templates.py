@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from srlm.config import did_you_mean
 from srlm.errors import UserError
 
 # A placeholder is a brace-delimited identifier; other braces in a template stay literal.
@@ -81,7 +82,7 @@ def _read_user_file(path: Path) -> str:
     """A user's template file as text, or a ``UserError`` that says which file and why."""
     known = ", ".join(sorted(TEMPLATES))
     if not path.is_file():
-        raise UserError(f"{path}: no such template file (shipped templates: {known})")
+        raise UserError(f"{path}: no such template file (shipped templates: {known}){did_you_mean(str(path), sorted(TEMPLATES))}")
     try:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:

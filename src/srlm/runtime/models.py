@@ -27,7 +27,12 @@ def cache_dir() -> Path:
 
 
 def resolve_model(spec: str) -> str:
-    """A path or cached hub name that ``from_pretrained`` can load without a network."""
+    """A path or cached hub name that ``from_pretrained`` can load without a network.
+
+    The order ``from_pretrained`` uses: a local directory first, else a Hub repo id
+    (``org/name``, dots allowed: ``Qwen/Qwen2.5-0.5B-Instruct``) looked up in the local Hugging
+    Face cache only. Anything that is neither a directory nor a valid repo id is a missing path.
+    """
     if spec == EMBEDDED_NAME:
         return str(embedded_model_dir())
     path = Path(spec).expanduser()
@@ -35,9 +40,35 @@ def resolve_model(spec: str) -> str:
         if not (path / "config.json").is_file():
             raise UserError(f"model '{spec}': the directory has no config.json")
         return str(path)
-    if path.suffix or spec.startswith((".", "/", "~")):
+    if not is_repo_id(spec):
         raise UserError(f"model '{spec}': no such model directory")
     return _cached_hub_model(spec)
+
+
+def is_repo_id(spec: str) -> bool:
+    """Whether ``spec`` is a valid Hugging Face Hub repo id (``name`` or ``org/name``).
+
+    >>> is_repo_id("Qwen/Qwen2.5-0.5B-Instruct"), is_repo_id("meta-llama/Llama-3.1-8B-Instruct")
+    (True, True)
+    >>> is_repo_id("runs/tiny/M2/model"), is_repo_id("./model"), is_repo_id("~/models/x")
+    (False, False, False)
+    """
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(spec)
+    except HFValidationError:
+        return False
+    return True
+
+
+def locate_model(spec: str) -> str:
+    """Where ``spec`` is found locally, without loading or converting anything (pre-flight):
+    like ``resolve_model``, except that the embedded model may still be only its GGUF file."""
+    if spec == EMBEDDED_NAME:
+        converted = cache_dir() / "models" / "SmolLM2-135M-Instruct"
+        return str(converted if (converted / "COMPLETE").is_file() else gguf_path())
+    return resolve_model(spec)
 
 
 def _cached_hub_model(name: str) -> str:

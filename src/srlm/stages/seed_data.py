@@ -50,6 +50,20 @@ def run(config: Config, run: RunDir) -> SeedBundle:
     return files
 
 
+def check_sources(config: Config) -> list[str]:
+    """Load every seed file the config names, as ``run`` would (pre-flight for ``srlm validate``).
+
+    A missing file, or a row that does not parse, is a ``UserError`` naming the file and line.
+    """
+    cfg = config.data
+    done = [f"data.ift {cfg.ift}: {len(load_ift(seed_source(cfg.ift)))} rows"]
+    for key in ("eft", "eft_heldout"):
+        spec = getattr(cfg, key)
+        if spec and spec != BUILTIN_DEGRADED:
+            done.append(f"data.{key} {spec}: {len(load_eft(seed_source(spec)))} prompts")
+    return done
+
+
 def _meta_rows(config: Config, eft_train: list[dict]) -> list[dict]:
     """Synthetic meta-judge rows for SFT: only in a Meta-Rewarding run that asks for them.
 

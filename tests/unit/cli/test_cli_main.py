@@ -72,3 +72,15 @@ def test_validate_prints_the_resolved_config(tmp_path: Path) -> None:
     result = srlm("validate", str(_config(tmp_path, "dpo:\n  beta: 0.2\n")), "candidates.n=5", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "beta: 0.2" in result.stdout and "n: 5" in result.stdout
+
+
+def test_validate_runs_the_preflight_checks(tmp_path: Path, tiny_model_dir: Path) -> None:
+    config = _config(tmp_path, f"model: {tiny_model_dir}\n")
+    result = srlm("validate", str(config), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert f"# ok: model {tiny_model_dir}" in result.stderr and "# ok: data.ift builtin:ift_seed" in result.stderr
+    assert "# ok: judge.template additive_5pt" in result.stderr
+    _assert_user_error(srlm("validate", str(config), "judge.template=additive_5", cwd=tmp_path), "judge.template", "did you mean 'additive_5pt'?")
+    _assert_user_error(srlm("validate", str(config), "model=Qwen/Qwen2.5-0.5B-Instruct-not-here", cwd=tmp_path), "not in the local Hugging Face cache")
+    skipped = srlm("validate", str(config), "model=Qwen/Qwen2.5-0.5B-Instruct-not-here", "--no-preflight", cwd=tmp_path)
+    assert skipped.returncode == 0 and "# ok:" not in skipped.stderr
