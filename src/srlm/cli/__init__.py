@@ -2,7 +2,7 @@
 
 ``run``, ``validate``, ``status``: a pipeline run and its config; ``report``: a run's report;
 ``eval judge``, ``compare``, ``alpaca``: evaluation; ``build-eft``, ``import-oasst`` (``data``):
-judge-training and seed data. Each module has ``add_command(subparsers)`` (``data`` registers
+judge-training and seed data; ``env``: versions, device and caches. Each module has ``add_command(subparsers)`` (``data`` registers
 two commands with ``add_commands``); a handler takes the parsed arguments and returns an exit
 status. Handlers import what they need (torch, the pipeline, the evaluation code) when they run,
 so that ``srlm --help`` stays fast. Shared argument helpers are in ``common``.
@@ -17,7 +17,8 @@ import logging
 import sys
 from typing import Sequence
 
-from srlm.cli import alpaca, compare, data, eval_judge, report, run, status, validate
+from srlm import __version__
+from srlm.cli import alpaca, compare, data, env, eval_judge, report, run, status, validate
 from srlm.errors import UserError
 
 
@@ -25,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``srlm`` parser with every subcommand."""
     parser = argparse.ArgumentParser(prog="srlm", description="Self-Rewarding and Meta-Rewarding language models.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--version", action="version", version=f"srlm {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     run.add_command(sub)
     validate.add_command(sub)
@@ -34,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_command(sub)
     alpaca.add_command(sub)
     data.add_commands(sub)
+    env.add_command(sub)
     return parser
 
 

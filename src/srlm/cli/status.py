@@ -1,4 +1,8 @@
-"""``srlm status RUN_DIR``: which stages of a run are done, with row counts."""
+"""``srlm status RUN_DIR``: which stages of a run are done, with row counts.
+
+A path that is not a run directory gets a sentence saying what it is instead (a model folder
+of a run, a checkpoint, a file, nothing), with the command that was probably meant.
+"""
 
 from __future__ import annotations
 
@@ -16,18 +20,33 @@ def add_command(subparsers: Any) -> None:
     status.set_defaults(func=_command)
 
 
+def not_a_run(root: Path) -> str | None:
+    """Why ``root`` is not a run directory, or ``None`` when it is one."""
+    if not root.exists():
+        return f"{root}: no such directory"
+    if not root.is_dir():
+        return f"{root}: a file, not a run directory"
+    if (root / "model").is_dir() and root.name[:1] == "M" and root.name[1:].isdigit():
+        return f"{root}: model {root.name} of the run in {root.parent}, not a run; try 'srlm status {root.parent}'"
+    if (root / "config.json").is_file():
+        return f"{root}: a model checkpoint, not a run directory"
+    if not (root / "config.yaml").is_file():
+        return f"{root}: not a run directory (no config.yaml)"
+    return None
+
+
 def _command(args: argparse.Namespace) -> int:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from srlm.pipeline import status
     from srlm.runtime.rundir import RunDir
 
     root = Path(args.run_dir)
-    if not (root / "config.yaml").is_file():
-        raise UserError(f"{root}: not a run directory (no config.yaml)")
-    from rich.markup import escape
-
+    problem = not_a_run(root)
+    if problem:
+        raise UserError(problem)
     table = Table(title=escape(f"srlm run {root}"))  # a path may contain [markup]
     for column in ("step", "done", "rows"):
         table.add_column(column)

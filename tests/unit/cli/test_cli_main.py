@@ -84,3 +84,27 @@ def test_validate_runs_the_preflight_checks(tmp_path: Path, tiny_model_dir: Path
     _assert_user_error(srlm("validate", str(config), "model=Qwen/Qwen2.5-0.5B-Instruct-not-here", cwd=tmp_path), "not in the local Hugging Face cache")
     skipped = srlm("validate", str(config), "model=Qwen/Qwen2.5-0.5B-Instruct-not-here", "--no-preflight", cwd=tmp_path)
     assert skipped.returncode == 0 and "# ok:" not in skipped.stderr
+
+
+def test_version_and_env(tmp_path: Path) -> None:
+    from srlm import __version__
+
+    version = srlm("--version", cwd=tmp_path)
+    assert version.returncode == 0 and version.stdout.strip() == f"srlm {__version__}"
+    env = srlm("env", cwd=tmp_path)
+    assert env.returncode == 0, env.stderr
+    for line in ("torch ", "transformers ", "trl ", "torch threads ", "device ", f"srlm cache ($SRLM_CACHE)  {tmp_path / 'cache'}"):
+        assert line in env.stdout
+
+
+def test_status_says_what_a_path_is_when_it_is_not_a_run(tmp_path: Path) -> None:
+    run = tmp_path / "runs" / "r"
+    (run / "M1" / "model").mkdir(parents=True)
+    (run / "config.yaml").write_text("name: r\n")
+    (run / "M1" / "config.yaml").write_text("name: r\n")  # as the SFT stage leaves it
+    (run / "M1" / "model" / "config.json").write_text("{}")
+    _assert_user_error(srlm("status", str(run / "M1"), cwd=tmp_path), "model M1 of the run in", f"srlm status {run}")
+    _assert_user_error(srlm("status", str(run / "M1" / "model"), cwd=tmp_path), "a model checkpoint, not a run directory")
+    _assert_user_error(srlm("status", str(tmp_path / "nothing"), cwd=tmp_path), "no such directory")
+    (tmp_path / "f.txt").write_text("x")
+    _assert_user_error(srlm("status", str(tmp_path / "f.txt"), cwd=tmp_path), "a file, not a run directory")
