@@ -61,6 +61,34 @@ def test_cli_prints_divergence_in_one_line_and_exits_3(tiny_model_dir: Path, tmp
     assert not (tmp_path / "runs" / "t" / "M1" / "model").exists()  # M0 is the last good model
 
 
+def test_a_nan_loss_with_finite_gradients_stops_training(tiny_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture, keep_torch_threads: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The guard reads the raw step loss: a NaN loss whose gradients stay finite (so only the
+    logged loss can show it) ends the run with exit 3 and no M1 (transformers' NaN filter, on by
+    default, would log the running mean instead and the run would go on)."""
+    from trl import SFTTrainer
+
+    from srlm.cli import main
+    from srlm.config import load_config, to_dict
+    from tests.helpers.scripted import tiny_overrides
+
+    real_loss = SFTTrainer.compute_loss
+
+    def nan_loss(self, model, inputs, return_outputs=False, **kwargs):  # noqa: ANN001, ANN202
+        out = real_loss(self, model, inputs, return_outputs=return_outputs, **kwargs)
+        loss = out[0] if return_outputs else out
+        poisoned = loss + loss.detach() * float("nan")  # the value is NaN, the gradient the real one
+        return (poisoned, *out[1:]) if return_outputs else poisoned
+
+    monkeypatch.setattr(SFTTrainer, "compute_loss", nan_loss)
+    config = tmp_path / "run.yaml"
+    config.write_text(yaml.safe_dump(to_dict(load_config(None, tiny_overrides(tiny_model_dir, tmp_path / "runs", *FAST)))))
+    code = main(["run", str(config)])
+    err = capsys.readouterr().err
+    assert code == 3, err
+    assert "srlm: error: training diverged: the loss became nan at step 1" in err
+    assert not (tmp_path / "runs" / "t" / "M1" / "model").exists()  # M0 stays the last good model
+
+
 def _state(step: int = 7) -> SimpleNamespace:
     return SimpleNamespace(global_step=step)
 

@@ -68,6 +68,9 @@ def common_args(cfg: Any, output_dir: Path, seed: int, dtype: str) -> dict:
         fp16=dtype == "float16" and on_gpu,
         use_cpu=not on_gpu,
         logging_steps=1,
+        # The loss guard must see each step's raw loss: with the filter on (transformers'
+        # default) a NaN or infinite step loss is logged as the running mean instead.
+        logging_nan_inf_filter=False,
         save_strategy="no",
         report_to=[],
         seed=seed,
