@@ -53,12 +53,13 @@ class Handler(BaseHTTPRequestHandler):
     """Answers POSTs by the server's script and records what it received."""
 
     server: "ScriptedServer"
+    protocol_version = "HTTP/1.1"  # keep-alive, as real servers speak: connections can be reused
 
     def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         server = self.server
         with server.lock:
-            server.requests.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization")})
+            server.requests.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization"), "client": self.client_address})
             number = len(server.requests)
             server.in_flight += 1
             server.max_in_flight = max(server.max_in_flight, server.in_flight)
@@ -183,6 +184,16 @@ def test_concurrency_is_bounded(serve) -> None:
     backend(server.base_url, concurrency=2).generate([[{"role": "user", "content": str(i)}] for i in range(8)], ask())
     assert len(server.requests) == 8
     assert server.max_in_flight <= 2
+
+
+def test_requests_reuse_pooled_connections(serve) -> None:
+    server = serve(echo)
+    client = backend(server.base_url, concurrency=1)
+    for k in range(4):
+        client.generate([[{"role": "user", "content": f"q{k}"}]], ask())
+    assert len(server.requests) == 4
+    assert len({r["client"] for r in server.requests}) == 1  # one kept-alive connection for all
+    client.close()
 
 
 def test_empty_batch_sends_nothing(serve) -> None:

@@ -1,7 +1,8 @@
 """Generation through an OpenAI-compatible chat server (``vllm serve``, llama.cpp's server, ...).
 
-Requests go to ``<base_url>/chat/completions`` with the stdlib's ``urllib`` (no extra
-dependency), ``backend.concurrency`` at a time. The server applies the chat template.
+Requests go to ``<base_url>/chat/completions`` through one pooled ``httpx.Client`` per backend
+(kept-alive connections, at most ``backend.concurrency`` open and in flight at a time). The
+server applies the chat template.
 
 - ``n`` samples: asked for in one request; a server that returns fewer choices (llama.cpp
   ignores ``n``) is asked again once per missing sample, each request with its own seed.
@@ -19,20 +20,19 @@ dependency), ``backend.concurrency`` at a time. The server applies the chat temp
 
 from __future__ import annotations
 
-import http.client
 import json
 import logging
 import math
 import os
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections import Counter
 from collections.abc import Mapping
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from typing import Any, Callable, Sequence
+
+import httpx
 
 from srlm.backends.base import Conversation, Sampling
 from srlm.backends.seeds import row_seed
@@ -88,6 +88,10 @@ class OpenAIHTTPBackend:
         self.stats: Counter[str] = Counter()  # requests, retries, garbage, failed
         self._lock = threading.Lock()
         self._n_supported: bool | None = None  # learnt from the first multi-sample answer
+        # One pool for every request of this backend: connections are reused, never more than
+        # ``concurrency`` of them. Redirects are not followed (a POST must not turn into a GET).
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        self._client = httpx.Client(timeout=timeout_s, limits=limits, follow_redirects=False)
 
     def __repr__(self) -> str:
         return f"OpenAIHTTPBackend(url={self.shown_url!r}, model={self.model_name!r}, api_key_env={self.api_key_env!r})"
@@ -104,7 +108,8 @@ class OpenAIHTTPBackend:
         return None
 
     def close(self) -> None:
-        """Nothing to release: the server keeps its model; connections close with each request."""
+        """Close the pooled connections (the server keeps its model)."""
+        self._client.close()
 
     def generate(self, conversations: Sequence[Conversation], sampling: Sampling) -> list[list[str]]:
         """``sampling.n`` texts per conversation, in input order; raises ``HTTPBackendError``."""
@@ -178,20 +183,17 @@ class OpenAIHTTPBackend:
         raise HTTPBackendError(f"{self.shown_url}: request failed after {self.max_retries + 1} attempts: {error}")
 
     def _post_once(self, body: dict[str, Any]) -> list[str]:
-        request = urllib.request.Request(self.url, data=json.dumps(body).encode(), headers=self._headers(), method="POST")
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+            with self._client.stream("POST", self.url, content=json.dumps(body).encode(), headers=self._headers()) as response:
                 raw = _read_within(response, self.timeout_s)
-        except urllib.error.HTTPError as exc:
-            raise self._http_error(exc) from None
-        except urllib.error.URLError as exc:
-            if isinstance(exc.reason, TimeoutError):
-                raise _Retryable(f"no answer within {self.timeout_s:g}s") from None
-            raise _Retryable(f"cannot connect ({self._scrub(str(exc.reason))})") from None
-        except TimeoutError:
+        except (httpx.TimeoutException, TimeoutError):
             raise _Retryable(f"no answer within {self.timeout_s:g}s") from None
-        except (http.client.HTTPException, ConnectionError) as exc:
+        except httpx.ConnectError as exc:
+            raise _Retryable(f"cannot connect ({self._scrub(str(exc))})") from None
+        except (httpx.TransportError, httpx.StreamError) as exc:
             raise _Retryable(f"connection broken ({type(exc).__name__})") from None
+        if response.status_code >= 300:
+            raise self._http_error(response.status_code, raw, response.headers.get("Retry-After"))
         return self._choices(raw)
 
     def _headers(self) -> dict[str, str]:
@@ -214,17 +216,14 @@ class OpenAIHTTPBackend:
             raise _Retryable(f"answer has no choice with text content: {self._snippet(raw)!r}")
         return [t.strip() for t in texts]
 
-    def _http_error(self, exc: urllib.error.HTTPError) -> Exception:
-        try:
-            detail = self._snippet(exc.read() if exc.fp is not None else b"")
-        except (OSError, http.client.HTTPException):
-            detail = "(no body)"
-        if exc.code in RETRY_STATUS:
-            return _Retryable(f"HTTP {exc.code} {detail!r}", _retry_after(exc.headers.get("Retry-After")))
+    def _http_error(self, status: int, body: bytes, retry_after: str | None) -> Exception:
+        detail = self._snippet(body) if body else "(no body)"
+        if status in RETRY_STATUS:
+            return _Retryable(f"HTTP {status} {detail!r}", _retry_after(retry_after))
         self._count("failed")
         hint = {401: f"check the key in ${self.api_key_env}", 403: f"check the key in ${self.api_key_env}",
-                404: "check backend.base_url (it usually ends in /v1) and backend.model_name"}.get(exc.code, "")
-        return HTTPBackendError(f"{self.shown_url}: HTTP {exc.code} {detail!r}" + (f"; {hint}" if hint else ""))
+                404: "check backend.base_url (it usually ends in /v1) and backend.model_name"}.get(status, "")
+        return HTTPBackendError(f"{self.shown_url}: HTTP {status} {detail!r}" + (f"; {hint}" if hint else ""))
 
     def _snippet(self, raw: bytes) -> str:
         return self._scrub(raw[:_SNIPPET].decode("utf-8", errors="replace"))
@@ -266,11 +265,12 @@ def redact_url(url: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))
 
 
-def _read_within(response: Any, timeout_s: float) -> bytes:
-    """The body, read in chunks; a server that trickles bytes past the deadline times out."""
+def _read_within(response: httpx.Response, timeout_s: float) -> bytes:
+    """The body, read in chunks; a server that trickles bytes past the deadline times out
+    (httpx's own timeout bounds each read, not the whole answer)."""
     deadline = time.monotonic() + timeout_s
     chunks = []
-    while chunk := response.read(65536):
+    for chunk in response.iter_bytes(65536):
         chunks.append(chunk)
         if time.monotonic() > deadline:
             raise TimeoutError
