@@ -36,6 +36,10 @@ def not_a_run(root: Path) -> str | None:
 
 
 def _command(args: argparse.Namespace) -> int:
+    root = Path(args.run_dir)
+    problem = not_a_run(root)
+    if problem:  # before the imports below: a wrong path is answered at once
+        raise UserError(problem)
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
@@ -43,10 +47,6 @@ def _command(args: argparse.Namespace) -> int:
     from srlm.pipeline import status
     from srlm.runtime.rundir import RunDir
 
-    root = Path(args.run_dir)
-    problem = not_a_run(root)
-    if problem:
-        raise UserError(problem)
     table = Table(title=escape(f"srlm run {root}"))  # a path may contain [markup]
     for column in ("step", "done", "rows"):
         table.add_column(column)

@@ -74,37 +74,57 @@ def test_validate_prints_the_resolved_config(tmp_path: Path) -> None:
     assert "beta: 0.2" in result.stdout and "n: 5" in result.stdout
 
 
-def test_validate_runs_the_preflight_checks(tmp_path: Path, tiny_model_dir: Path) -> None:
-    config = _config(tmp_path, f"model: {tiny_model_dir}\n")
-    result = srlm("validate", str(config), cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    assert f"# ok: model {tiny_model_dir}" in result.stderr and "# ok: data.ift builtin:ift_seed" in result.stderr
-    assert "# ok: judge.template additive_5pt" in result.stderr
-    _assert_user_error(srlm("validate", str(config), "judge.template=additive_5", cwd=tmp_path), "judge.template", "did you mean 'additive_5pt'?")
-    _assert_user_error(srlm("validate", str(config), "model=Qwen/Qwen2.5-0.5B-Instruct-not-here", cwd=tmp_path), "not in the local Hugging Face cache")
-    skipped = srlm("validate", str(config), "model=Qwen/Qwen2.5-0.5B-Instruct-not-here", "--no-preflight", cwd=tmp_path)
-    assert skipped.returncode == 0 and "# ok:" not in skipped.stderr
+def _in_process(capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *args: str) -> tuple[int, str, str]:
+    """``srlm ARGS`` in this process (no interpreter start-up): exit status, stdout, stderr."""
+    from srlm.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SRLM_CACHE", str(tmp_path / "cache"))
+    try:
+        code = main(list(args))
+    except SystemExit as exc:  # argparse's --version and usage errors
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
-def test_version_and_env(tmp_path: Path) -> None:
+def test_validate_runs_the_preflight_checks(tmp_path: Path, tiny_model_dir: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = str(_config(tmp_path, f"model: {tiny_model_dir}\n"))
+    code, _, err = _in_process(capsys, monkeypatch, tmp_path, "validate", config)
+    assert code == 0, err
+    assert f"# ok: model {tiny_model_dir}" in err and "# ok: data.ift builtin:ift_seed" in err
+    assert "# ok: judge.template additive_5pt" in err
+    code, _, err = _in_process(capsys, monkeypatch, tmp_path, "validate", config, "judge.template=additive_5")
+    assert code == 2 and "judge.template" in err and "did you mean 'additive_5pt'?" in err
+    code, _, err = _in_process(capsys, monkeypatch, tmp_path, "validate", config, "model=Qwen/Qwen2.5-0.5B-Instruct-not-here")
+    assert code == 2 and "not in the local Hugging Face cache" in err
+    code, _, err = _in_process(capsys, monkeypatch, tmp_path, "validate", config, "model=Qwen/Qwen2.5-0.5B-Instruct-not-here", "--no-preflight")
+    assert code == 0 and "# ok:" not in err
+
+
+def test_version_and_env(tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
     from srlm import __version__
 
-    version = srlm("--version", cwd=tmp_path)
-    assert version.returncode == 0 and version.stdout.strip() == f"srlm {__version__}"
-    env = srlm("env", cwd=tmp_path)
-    assert env.returncode == 0, env.stderr
+    code, out, _ = _in_process(capsys, monkeypatch, tmp_path, "--version")
+    assert code == 0 and out.strip() == f"srlm {__version__}"
+    code, out, err = _in_process(capsys, monkeypatch, tmp_path, "env")
+    assert code == 0, err
     for line in ("torch ", "transformers ", "trl ", "torch threads ", "device ", f"srlm cache ($SRLM_CACHE)  {tmp_path / 'cache'}"):
-        assert line in env.stdout
+        assert line in out
 
 
-def test_status_says_what_a_path_is_when_it_is_not_a_run(tmp_path: Path) -> None:
+@pytest.mark.parametrize("path, fragment", [
+    ("runs/r/M1", "model M1 of the run in runs/r, not a run; try 'srlm status runs/r'"),
+    ("runs/r/M1/model", "a model checkpoint, not a run directory"),
+    ("nothing", "no such directory"),
+    ("f.txt", "a file, not a run directory"),
+])
+def test_status_says_what_a_path_is_when_it_is_not_a_run(tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch, path: str, fragment: str) -> None:
     run = tmp_path / "runs" / "r"
     (run / "M1" / "model").mkdir(parents=True)
     (run / "config.yaml").write_text("name: r\n")
     (run / "M1" / "config.yaml").write_text("name: r\n")  # as the SFT stage leaves it
     (run / "M1" / "model" / "config.json").write_text("{}")
-    _assert_user_error(srlm("status", str(run / "M1"), cwd=tmp_path), "model M1 of the run in", f"srlm status {run}")
-    _assert_user_error(srlm("status", str(run / "M1" / "model"), cwd=tmp_path), "a model checkpoint, not a run directory")
-    _assert_user_error(srlm("status", str(tmp_path / "nothing"), cwd=tmp_path), "no such directory")
     (tmp_path / "f.txt").write_text("x")
-    _assert_user_error(srlm("status", str(tmp_path / "f.txt"), cwd=tmp_path), "a file, not a run directory")
+    code, _, err = _in_process(capsys, monkeypatch, tmp_path, "status", path)
+    assert code == 2 and err.startswith("srlm: error:") and fragment in err, err
