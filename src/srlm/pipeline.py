@@ -65,7 +65,9 @@ def _extra_models(config: Config) -> list[tuple[str, str]]:
     if config.prompt_gen.generator != "current":
         found.append(("prompt_gen.generator", config.prompt_gen.generator))
     judge = config.eval.win_rate_judge
-    if config.eval.win_rate_prompts > 0 and judge not in ("M1", "current") and not judge.startswith("openai:"):
+    # A run directory as judge means its latest model, found when the evaluation runs.
+    named = judge not in ("M1", "current") and not judge.startswith("openai:") and not (Path(judge) / "config.yaml").is_file()
+    if config.eval.win_rate_prompts > 0 and named:
         found.append(("eval.win_rate_judge", judge))
     return found
 
