@@ -16,32 +16,7 @@ import os
 import sys
 from pathlib import Path
 
-from tests.helpers.scripted import scripted_factory, tiny_overrides
-
-
-class Crash(RuntimeError):
-    """The failure a test asked for."""
-
-
-def crashing_factory(after: int, make=scripted_factory):
-    """``make``'s backend, failing on its ``after``-th candidate generation."""
-    calls = {"n": 0}
-
-    def factory(model_dir, config):
-        backend = make(model_dir, config)
-        real = backend.generate
-
-        def generate(conversations, sampling):
-            if sampling.n == config.candidates.n and "additive" not in conversations[0][-1]["content"]:
-                calls["n"] += 1
-                if calls["n"] == after:
-                    raise Crash(f"rank {os.environ.get('RANK')}: crash asked for by the test")
-            return real(conversations, sampling)
-
-        backend.generate = generate
-        return backend
-
-    return factory
+from tests.helpers.scripted import crashing_factory, scripted_factory, tiny_overrides
 
 
 def main(argv: list[str]) -> None:

@@ -7,6 +7,7 @@ judge's text (a deterministic function of the request) while every other stage r
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Sequence
@@ -88,3 +89,28 @@ def tiny_overrides(model_dir: Path, runs_dir: Path, *extra: str) -> list[str]:
         "dpo.batch_size=4", "dpo.micro_batch_size=2", "dpo.learning_rate=1e-3",
         "backend.batch_size=4", "eval.max_heldout=2", *extra,
     ]
+
+
+class Crash(RuntimeError):
+    """The failure a test asked for."""
+
+
+def crashing_factory(after: int, make=scripted_factory):
+    """``make``'s backend, failing on its ``after``-th candidate generation."""
+    calls = {"n": 0}
+
+    def factory(model_dir, config):
+        backend = make(model_dir, config)
+        real = backend.generate
+
+        def generate(conversations, sampling):
+            if sampling.n == config.candidates.n and "additive" not in conversations[0][-1]["content"]:
+                calls["n"] += 1
+                if calls["n"] == after:
+                    raise Crash(f"rank {os.environ.get('RANK', 0)}: crash asked for by the test")
+            return real(conversations, sampling)
+
+        backend.generate = generate
+        return backend
+
+    return factory

@@ -11,7 +11,8 @@ from srlm import pipeline
 from srlm.config import load_config
 from srlm.errors import UserError
 from srlm.runtime.rundir import read_rows
-from tests.helpers.scripted import scripted_factory, tiny_overrides
+from tests.helpers.scripted import Crash as ScriptedCrash
+from tests.helpers.scripted import crashing_factory, scripted_factory, tiny_overrides
 
 
 def _run(tiny_model_dir: Path, runs: Path, *extra: str, factory=scripted_factory, force: bool = False):
@@ -94,24 +95,8 @@ def test_candidates_resume_skips_written_rows(tiny_model_dir: Path, tmp_path: Pa
     """A crash in the middle of candidates: the rerun writes each row exactly once."""
     extra = ("iterations=1", "eval.judge_metrics=false", "prompt_gen.num_prompts=6", "backend.batch_size=3")
     reference = _run(tiny_model_dir, tmp_path / "ref", *extra)
-    calls = {"n": 0}
-
-    def factory(model_dir, config):
-        backend = scripted_factory(model_dir, config)
-        real_generate = backend.generate
-
-        def generate(conversations, sampling):
-            if sampling.n == config.candidates.n and "additive" not in conversations[0][-1]["content"]:
-                calls["n"] += 1
-                if calls["n"] == 3:
-                    raise Crash("candidates")
-            return real_generate(conversations, sampling)
-
-        backend.generate = generate
-        return backend
-
-    with pytest.raises(Crash):
-        _run(tiny_model_dir, tmp_path / "crash", *extra, factory=factory)
+    with pytest.raises(ScriptedCrash):
+        _run(tiny_model_dir, tmp_path / "crash", *extra, factory=crashing_factory(3))
     partial = read_rows(tmp_path / "crash" / "t" / "iter1" / "candidates.jsonl.partial")
     assert 0 < len(partial) < len(read_rows(reference.iteration(1) / "candidates.jsonl"))
     crashed = _run(tiny_model_dir, tmp_path / "crash", *extra)
