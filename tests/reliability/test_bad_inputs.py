@@ -140,9 +140,6 @@ class EchoJudge(FakeBackend):
         self.requests += [c[-1]["content"] for c in conversations]
         return [[self.output] * sampling.n for _ in conversations]
 
-    def count_tokens(self, text: str) -> int:
-        return len(text.split())
-
 
 def _check_judged_response(case: dict, response: str, tmp_path: Path) -> None:
     """The judgments stage on one candidate whose response tries to score itself."""

@@ -37,9 +37,6 @@ class ScriptedBackend(FakeBackend):
         self.policy = policy
         self.calls = 0
 
-    def count_tokens(self, text: str) -> int:
-        return len(text.split())
-
     def generate(self, conversations: Sequence[list[dict]], sampling: Sampling) -> list[list[str]]:
         self.calls += 1
         out = []
