@@ -60,14 +60,19 @@ def preflight(config: Config) -> list[str]:
 
 
 def _extra_models(config: Config) -> list[tuple[str, str]]:
-    """Models named besides ``model``: a fixed prompt writer, a local head-to-head judge."""
+    """Models named besides ``model``: a fixed prompt writer, a local head-to-head judge.
+
+    The judge is read as ``evaluation.win_rate`` reads it: ``M1``/``current`` are the run's own
+    models, an ``openai:`` spec is a server (a malformed one is an error here already), and a
+    run directory means its latest model, found when the evaluation runs.
+    """
+    from srlm.evaluation.judges import is_run_dir, parse_openai_spec
+
     found = []
     if config.prompt_gen.generator != "current":
         found.append(("prompt_gen.generator", config.prompt_gen.generator))
     judge = config.eval.win_rate_judge
-    # A run directory as judge means its latest model, found when the evaluation runs.
-    named = judge not in ("M1", "current") and not judge.startswith("openai:") and not (Path(judge) / "config.yaml").is_file()
-    if config.eval.win_rate_prompts > 0 and named:
+    if config.eval.win_rate_prompts > 0 and judge not in ("M1", "current") and parse_openai_spec(judge) is None and not is_run_dir(judge):
         found.append(("eval.win_rate_judge", judge))
     return found
 
