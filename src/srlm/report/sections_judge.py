@@ -116,24 +116,24 @@ def score_histograms(run: RunFiles) -> list:
     return blocks
 
 
-def meta_parse_rate(meta: dict) -> float | None:
-    """Share of meta-judge verdicts that parsed, under the spellings the meta stage may use."""
-    rate = first_num(meta, "verdict_parse_rate", "parse_rate")
+def _share(meta: dict, rate_keys: tuple[str, ...], part_keys: tuple[str, ...], rest_keys: tuple[str, ...]) -> float | None:
+    """A rate the meta stats hold under one of ``rate_keys``, else part / (part + rest) from
+    the counts under ``part_keys`` and ``rest_keys`` (the spellings the meta stage may use)."""
+    rate = first_num(meta, *rate_keys)
     if rate is not None:
         return rate
-    parsed = first_num(meta, "verdicts_parsed", "parsed")
-    unparsed = first_num(meta, "verdicts_unparsed", "unparsed")
-    return ratio(parsed, parsed + unparsed) if parsed is not None and unparsed is not None else None
+    part, rest = first_num(meta, *part_keys), first_num(meta, *rest_keys)
+    return ratio(part, part + rest) if part is not None and rest is not None else None
+
+
+def meta_parse_rate(meta: dict) -> float | None:
+    """Share of meta-judge verdicts that parsed."""
+    return _share(meta, ("verdict_parse_rate", "parse_rate"), ("verdicts_parsed", "parsed"), ("verdicts_unparsed", "unparsed"))
 
 
 def first_position_rate(meta: dict) -> float | None:
     """Share of parsed meta-judge verdicts won by the judgment shown first (0.5 = no bias)."""
-    rate = first_num(meta, "first_position_win_rate", "first_position_rate")
-    if rate is not None:
-        return rate
-    first = first_num(meta, "first_position_wins", "win_first")
-    second = first_num(meta, "second_position_wins", "win_second")
-    return ratio(first, (first or 0) + (second or 0)) if first is not None and second is not None else None
+    return _share(meta, ("first_position_win_rate", "first_position_rate"), ("first_position_wins", "win_first"), ("second_position_wins", "win_second"))
 
 
 def parse_failures(run: RunFiles) -> list:
