@@ -15,7 +15,7 @@ from srlm.report import write_report
 from tests.helpers.fake_run import make_fake_run
 
 CHROMIUM = Path("/usr/bin/chromium")
-FIGURES = 9  # every plot of the full fake run (see tests/unit/report/test_report_write.py)
+FIGURES = 10  # every plot of the full fake run (see tests/unit/report/test_report_write.py)
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (apt-get install -y chromium)")
 

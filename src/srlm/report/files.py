@@ -1,7 +1,9 @@
 """Reading a run directory for the report, and the safe accessors its sections use.
 
-``read_run`` collects ``config.yaml``, ``M<t>/eval.json``, ``iter<t>/stats.json`` and a few rows
-of ``iter<t>/(judge_)pairs.jsonl`` into one ``RunFiles``; a file that is absent is an absent
+``read_run`` collects ``config.yaml``, ``M<t>/eval.json``, ``M<t>/train.json``, the training log
+``M<t>/trainer_state.json`` (transformers' ``TrainerState``: its ``log_history``),
+``iter<t>/stats.json``, a few rows of ``iter<t>/(judge_)pairs.jsonl`` and the texts shown side by
+side (``texts``) into one ``RunFiles``; a file that is absent is an absent
 key, and a file that exists but cannot be read is noted in ``RunFiles.problems``, never raised.
 The value helpers (``section``, ``num``, ``first_num``, ``fmt``, ``ratio``) read those files
 defensively, because stats files come from many versions of the stages.
@@ -14,6 +16,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from srlm.report.texts import Texts, read_texts
 
 PAIR_FILES = ("pairs.jsonl", "judge_pairs.jsonl")  # actor pairs; Meta-Rewarding's judge pairs
 EXAMPLES_PER_KIND = 2  # example pairs shown per iteration and pair kind (actor, judge)
@@ -30,6 +34,9 @@ class RunFiles:
     evals: dict[int, dict] = field(default_factory=dict)  # t -> M<t>/eval.json
     stats: dict[int, dict] = field(default_factory=dict)  # t -> iter<t>/stats.json
     examples: dict[int, list[dict]] = field(default_factory=dict)  # t -> a few rows of PAIR_FILES
+    train: dict[int, dict] = field(default_factory=dict)  # t -> M<t>/train.json
+    logs: dict[int, list[dict]] = field(default_factory=dict)  # t -> log_history of M<t>'s trainer_state.json
+    texts: Texts = field(default_factory=Texts)
     problems: list[str] = field(default_factory=list)  # files that exist but could not be read
 
 
@@ -40,6 +47,11 @@ def read_run(root: Path) -> RunFiles:
         data = _read_json(root / f"M{t}" / "eval.json", run.problems)
         if isinstance(data, dict):
             run.evals[t] = data
+        data = _read_json(root / f"M{t}" / "train.json", run.problems)
+        if isinstance(data, dict):
+            run.train[t] = data
+        if (history := _log_history(root / f"M{t}", run.problems)) is not None:
+            run.logs[t] = history
     for t in run.iterations:
         data = _read_json(root / f"iter{t}" / "stats.json", run.problems)
         if isinstance(data, dict):
@@ -47,7 +59,23 @@ def read_run(root: Path) -> RunFiles:
         for name in PAIR_FILES:
             if (root / f"iter{t}" / name).is_file():
                 run.examples.setdefault(t, []).extend(_example_rows(root / f"iter{t}" / name, run.problems))
+    run.texts = read_texts(root, run.models, run.problems)
     return run
+
+
+TRAINER_STATES = ("trainer_state.json", "trainer/trainer_state.json")  # where a model's training log may be
+
+
+def _log_history(model_dir: Path, problems: list[str]) -> list[dict] | None:
+    """The ``log_history`` entries (dicts) of the model's ``trainer_state.json``, if it has one."""
+    for name in TRAINER_STATES:
+        state = _read_json(model_dir / name, problems)
+        if isinstance(state, dict) and isinstance(state.get("log_history"), list):
+            return [entry for entry in state["log_history"] if isinstance(entry, dict)]
+        if state is not None:
+            problems.append(f"{model_dir / name}: no log_history list")
+            return None
+    return None
 
 
 def _numbered(root: Path, prefix: str) -> list[int]:
@@ -126,7 +154,7 @@ def first_num(data: dict, *paths: str) -> float | None:
 
 
 def fmt(value: Any) -> str:
-    """Integers as they are, floats with 3 decimals (1 from 10 up), missing as 'n/a'."""
+    """Integers as they are, floats with 3 decimals (1 from 10 up, exponent below 0.001), missing as 'n/a'."""
     if value is None:
         return "n/a"
     if isinstance(value, bool):
@@ -134,6 +162,8 @@ def fmt(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
+        if value and abs(value) < 0.001:
+            return f"{value:.2e}"  # a learning rate is not 0.000
         return f"{value:.1f}" if abs(value) >= 10 else f"{value:.3f}"
     if isinstance(value, list) and all(num(v) is not None for v in value):
         return "[" + ", ".join(fmt(v) for v in value) + "]"

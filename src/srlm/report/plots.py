@@ -40,8 +40,14 @@ def _has_values(series: Series) -> bool:
     return any(v is not None for values in series.values() for v in values)
 
 
-def grouped_bars(groups: Sequence[str], series: Series, title: str, ylabel: str, ylim: tuple[float, float] | None = None, reference: float | None = None) -> bytes | None:
-    """Bars for each group (x), one coloured bar per series; e.g. metric x model."""
+def grouped_bars(groups: Sequence[str], series: Series, title: str, ylabel: str, ylim: tuple[float, float] | None = None,
+                 reference: float | None = None, intervals: Mapping[str, Sequence[tuple[float, float] | None]] | None = None,
+                 chance: Sequence[float | None] | None = None) -> bytes | None:
+    """Bars for each group (x), one coloured bar per series; e.g. metric x model.
+
+    ``intervals[series][i]`` draws an error bar (a 95 % interval) on that bar; ``chance[i]`` a
+    dashed black segment across group i at the value a judge that guesses would get.
+    """
     if not groups or not _has_values(series):
         return None
     with matplotlib.rc_context(_STYLE):
@@ -51,10 +57,31 @@ def grouped_bars(groups: Sequence[str], series: Series, title: str, ylabel: str,
         for k, (name, values) in enumerate(series.items()):
             xs = [i - 0.4 + width * (k + 0.5) for i in range(len(groups))]
             ax.bar(xs, [_value(v) for v in values], width=width, label=name)
+            _error_bars(ax, xs, values, (intervals or {}).get(name))
+        _chance_marks(ax, chance)
         ax.set_xticks(range(len(groups)), groups, rotation=20 if len(groups) > 5 else 0, ha="right" if len(groups) > 5 else "center")
         _pad(ax, len(groups))
-        _finish(ax, title, ylabel, ylim, reference, legend=len(series) > 1)
+        _finish(ax, title, ylabel, ylim, reference, legend=len(series) > 1 or bool(chance and any(c is not None for c in chance)))
         return _png(fig)
+
+
+def _error_bars(ax, xs: Sequence[float], values: Sequence[float | None], intervals: Sequence[tuple[float, float] | None] | None) -> None:
+    """Black caps from an interval's low to its high end, on the bars that have both."""
+    for x, value, interval in zip(xs, values, intervals or []):
+        if value is None or interval is None:
+            continue
+        low, high = interval
+        ax.errorbar([x], [value], yerr=[[max(0.0, value - low)], [max(0.0, high - value)]], fmt="none", ecolor="black", capsize=3, linewidth=1)
+
+
+def _chance_marks(ax, chance: Sequence[float | None] | None) -> None:
+    """A dashed segment per group at its chance level (one legend entry for all)."""
+    labelled = False
+    for i, level in enumerate(chance or []):
+        if level is None:
+            continue
+        ax.hlines(level, i - 0.45, i + 0.45, colors="black", linestyles="--", linewidth=1.2, label=None if labelled else "chance")
+        labelled = True
 
 
 def stacked_bars(groups: Sequence[str], parts: Series, title: str, ylabel: str, horizontal: bool = False) -> bytes | None:
@@ -85,20 +112,55 @@ def stacked_bars(groups: Sequence[str], parts: Series, title: str, ylabel: str, 
         return _png(fig)
 
 
-def lines(xs: Sequence[str], panels: Mapping[str, Series], ylabel: Mapping[str, str]) -> bytes | None:
-    """One panel per title, one line per series over the x labels (e.g. iterations)."""
+def lines(xs: Sequence[str], panels: Mapping[str, Series], ylabel: Mapping[str, str], zero: bool = False,
+          intervals: Mapping[str, Mapping[str, Sequence[tuple[float, float] | None]]] | None = None) -> bytes | None:
+    """One panel per title, one line per series over the x labels (e.g. iterations).
+
+    ``zero`` starts every y axis at 0: for counts and lengths, where an axis from 42.6 to 43.1
+    would make half a token look like a steep rise. ``intervals[panel][series][i]`` draws error bars.
+    """
     panels = {title: series for title, series in panels.items() if _has_values(series)}
     if not xs or not panels:
         return None
     with matplotlib.rc_context(_STYLE):
-        fig = Figure(figsize=(5.5 * len(panels), 3.8))
+        fig = Figure(figsize=(max(5.5 * min(len(panels), 3), 6.0), 3.8 * math.ceil(len(panels) / 3)))
         for k, (title, series) in enumerate(panels.items()):
-            ax = fig.add_subplot(1, len(panels), k + 1)
+            ax = fig.add_subplot(math.ceil(len(panels) / 3), min(len(panels), 3), k + 1)
             for name, values in series.items():
                 ax.plot(range(len(xs)), [_value(v) for v in values], marker="o", label=name)
+                _error_bars(ax, list(range(len(xs))), values, ((intervals or {}).get(title) or {}).get(name))
             ax.set_xticks(range(len(xs)), xs)
             ax.set_xlim(-0.5, len(xs) - 0.5)
             _finish(ax, title, ylabel.get(title, ""), None, None, legend=len(series) > 1)
+            if zero:
+                ax.set_ylim(bottom=0, top=max(ax.get_ylim()[1], 1e-9))
+        fig.tight_layout()
+        return _png(fig)
+
+
+def curves(panels: Mapping[str, Mapping[str, tuple[Sequence[float], Sequence[float]]]], xlabel: str, ylabel: str) -> bytes | None:
+    """One panel per title, one (x, y) curve per series: e.g. training loss over steps per model.
+
+    The y axis is fitted to the values (a loss is not a count), and each panel's title says the
+    range its curves span, so a small change cannot pass for a large one.
+    """
+    panels = {t: {n: c for n, c in s.items() if len(c[0])} for t, s in panels.items()}
+    panels = {t: s for t, s in panels.items() if s}
+    if not panels:
+        return None
+    with matplotlib.rc_context(_STYLE):
+        columns = min(len(panels), 3)
+        fig = Figure(figsize=(max(5.0 * columns, 6.0), 3.6 * math.ceil(len(panels) / columns)))
+        for k, (title, series) in enumerate(panels.items()):
+            ax = fig.add_subplot(math.ceil(len(panels) / columns), columns, k + 1)
+            for name, (x, y) in series.items():
+                ax.plot(list(x), list(y), marker="." if len(x) < 40 else None, label=name)
+            ys = [v for _, y in series.values() for v in y]
+            ax.set_title(f"{title}\n{ylabel} from {min(ys):.4g} to {max(ys):.4g}", fontsize=9)
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(ylabel)
+            if len(series) > 1:
+                ax.legend(fontsize=8)
         fig.tight_layout()
         return _png(fig)
 

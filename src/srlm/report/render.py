@@ -29,6 +29,7 @@ class Table:
 
     headers: list[str]
     rows: list[list[str]]
+    folded: str = ""  # if set, the HTML page folds the table under this line (long tables)
 
 
 @dataclass
@@ -49,7 +50,17 @@ class Example:
     fields: list[tuple[str, str]]
 
 
-Block = Union[Text, Table, Plot, Example]
+@dataclass
+class Columns:
+    """Texts side by side: shared fields on top (e.g. the prompt), then one column per model,
+    each with a label, a line of numbers (score, verdict) and its text (answer, judgment)."""
+
+    title: str
+    fields: list[tuple[str, str]]
+    columns: list[tuple[str, str, str]]
+
+
+Block = Union[Text, Table, Plot, Example, Columns]
 
 
 @dataclass
@@ -100,6 +111,10 @@ figcaption { font-size: 0.9em; color: #555; }
 .example h4 { margin: 0.3em 0; }
 pre { white-space: pre-wrap; overflow-wrap: anywhere; background: #f7f7f7; padding: 0.5em; max-height: 22em; overflow-y: auto; }
 .missing { color: #a60; font-style: italic; }
+.columns { display: grid; grid-template-columns: repeat(auto-fit, minmax(250px, 1fr)); gap: 0.6em; }
+.columns > div { border-top: 3px solid #8ab; padding-top: 0.2em; min-width: 0; }
+.columns h5, .example h5 { margin: 0.4em 0 0.2em; } .columns p { margin: 0.2em 0; font-size: 0.9em; color: #444; }
+details summary { cursor: pointer; color: #246; }
 nav li { display: inline; margin-right: 1em; }
 """
 
@@ -135,11 +150,15 @@ def _html_block(block: Block) -> str:
     if isinstance(block, Table):
         head = "".join(f"<th>{e(h)}</th>" for h in block.headers)
         rows = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in block.rows)
-        return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+        table = f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+        return f"<details><summary>{e(block.folded)}</summary>{table}</details>" if block.folded else table
     if isinstance(block, Plot):
         data = base64.b64encode(block.png).decode("ascii")
         return f'<figure><img src="data:image/png;base64,{data}" alt="{attr(block.caption)}"><figcaption>{e(block.caption)}</figcaption></figure>'
     fields = "".join(f"<h5>{e(label)}</h5><pre>{e(text)}</pre>" for label, text in block.fields)
+    if isinstance(block, Columns):
+        columns = "".join(f"<div><h5>{e(label)}</h5><p>{e(summary)}</p><pre>{e(text)}</pre></div>" for label, summary, text in block.columns)
+        return f'<div class="example"><h4>{e(block.title)}</h4>{fields}<div class="columns">{columns}</div></div>'
     return f'<div class="example"><h4>{e(block.title)}</h4><p>{e(block.summary)}</p>{fields}</div>'
 
 
@@ -165,12 +184,20 @@ def _md_block(block: Block, image_dir: str) -> list[str]:
     if isinstance(block, Text):
         return [e(block.text)]
     if isinstance(block, Table):
-        lines = ["| " + " | ".join(_md_cell(h) for h in block.headers) + " |"]
+        lines = [e(block.folded) + ":", ""] if block.folded else []
+        lines += ["| " + " | ".join(_md_cell(h) for h in block.headers) + " |"]
         lines.append("|" + "|".join(["---"] + ["---:"] * (len(block.headers) - 1)) + "|")
         lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in block.rows]
         return lines
     if isinstance(block, Plot):
         return [f"![{_md_cell(block.name.replace('_', ' '))}]({image_dir}/{block.name}.png)", "", f"*{e(block.caption)}*"]
+    if isinstance(block, Columns):
+        lines = [f"#### {e(block.title)}"]
+        for label, text in block.fields:
+            lines += ["", f"**{e(label)}**", "", f"<pre>{e(text)}</pre>"]
+        for label, summary, text in block.columns:
+            lines += ["", f"**{e(label)}**: {e(summary)}", "", f"<pre>{e(text)}</pre>"]
+        return lines
     lines = [f"#### {e(block.title)}", "", e(block.summary)]
     for label, text in block.fields:
         # An HTML block: Markdown does not touch its inside, and the escaped text cannot close it.

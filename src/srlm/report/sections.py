@@ -13,7 +13,10 @@ from typing import Callable
 from srlm.report.files import RunFiles, fmt, num, section
 from srlm.report.render import Section, Table, Text, missing
 from srlm.report.sections_data import all_numbers, examples, lengths, pairs, prompts
-from srlm.report.sections_judge import judge_metrics, meta, parse_failures, score_histograms, share_at, win_rates
+from srlm.report.sections_judge import meta, parse_failures, score_histograms, share_at, win_rates
+from srlm.report.sections_metrics import judge_metrics
+from srlm.report.sections_run import config, timings, training
+from srlm.report.sections_texts import answers, judge_reasons
 from srlm.runtime.rundir import model_done
 
 log = logging.getLogger("srlm")
@@ -40,8 +43,12 @@ def key_numbers(run: RunFiles) -> list:
     """One row per iteration with the numbers a reader checks first."""
     if not run.stats:
         return missing("no iter*/stats.json yet")
+    # The judgments' mean is of the written digits (the histogram's); the pairs' means are of the
+    # scores the pairs were built from, which are expected digits under judge.scoring=expected.
+    pair_score = "expected digit" if section(run.config, "judge").get("scoring") == "expected" else "written digit"
     headers = ["iteration", "prompts kept / generated", "candidates", "mean length (tokens)", "judge parse rate",
-               "mean score", "share of 5s", "pairs kept", "pairs dropped", "mean chosen score", "mean rejected score"]
+               "mean written score", "share of 5s", "pairs kept", "pairs dropped", f"mean chosen score ({pair_score})",
+               f"mean rejected score ({pair_score})"]
     rows = []
     for t in sorted(run.stats):
         s = run.stats[t]
@@ -51,7 +58,8 @@ def key_numbers(run: RunFiles) -> list:
                      fmt(num(judged.get("parse_rate"))), fmt(num(judged.get("mean_score"))), fmt(share_at(judged, "5")),
                      fmt(num(pairs.get("kept"))), fmt(_dropped_total(pairs)),
                      fmt(num(pairs.get("mean_chosen_score"))), fmt(num(pairs.get("mean_rejected_score")))])
-    return [Table(headers, rows)]
+    return [Table(headers, rows), Text(f"Mean written score: the mean of the digits the judge wrote (as in the score histograms). "
+                                       f"Chosen and rejected scores: the {pair_score} means the pairs were built from.")]
 
 
 def _dropped_total(stats_section: dict) -> int | None:
@@ -66,14 +74,19 @@ SECTIONS: tuple[tuple[str, str, Callable[[RunFiles], list]], ...] = (
     ("Key numbers", "key-numbers", key_numbers),
     ("Judge metrics by model", "judge", judge_metrics),
     ("Win rates", "win-rates", win_rates),
+    ("Training", "training", training),
     ("Judge score histograms", "scores", score_histograms),
     ("Response length", "lengths", lengths),
     ("Parse failures", "parse", parse_failures),
     ("Prompts kept and dropped", "prompts", prompts),
     ("Pairs kept and dropped", "pairs", pairs),
     ("Meta-judge", "meta", meta),
+    ("Answers side by side", "answers", answers),
+    ("Judgments side by side", "judgments", judge_reasons),
     ("Example pairs", "examples", examples),
     ("All recorded counts", "counts", all_numbers),
+    ("Timings", "timings", timings),
+    ("Config", "config", config),
 )
 
 

@@ -33,8 +33,9 @@ def lengths(run: RunFiles) -> list:
                                "rejected": [num(pairs[t].get("mean_rejected_length")) for t in ts]},
     }
     blocks: list = [Table(["iteration", "candidates (tokens)", "candidates (chars)", f"chosen ({unit})", f"rejected ({unit})"], rows)]
-    if png := plots.lines([f"iter{t}" for t in ts], panels, {"Candidates: mean length": "tokens", "Pairs: mean length": unit}):
-        blocks.append(Plot("lengths", "Candidates of iteration t are sampled from M(t); a rising line is length growth.", png))
+    if png := plots.lines([f"iter{t}" for t in ts], panels, {"Candidates: mean length": "tokens", "Pairs: mean length": unit}, zero=True):
+        blocks.append(Plot("lengths", "Candidates of iteration t are sampled from M(t); a rising line is length growth. "
+                           "The axes start at 0, so a change of a few tokens looks as small as it is.", png))
     return blocks
 
 

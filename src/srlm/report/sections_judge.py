@@ -1,4 +1,4 @@
-"""Report sections about the model as a judge: reward-model metrics on held-out EFT data, the
+"""Report sections about the model as a judge (its reward-model metrics are in ``sections_metrics``): the
 head-to-head win rates, judge score histograms, parse failures, and the meta-judge's biases.
 
 These are the plots that show the failure modes Wu et al. 2024 (section 5) report: scores saturating at
@@ -13,30 +13,6 @@ from srlm.report import plots
 from srlm.report.files import RunFiles, first_num, fmt, iterations_with, num, ratio, section
 from srlm.report.render import Plot, Table, Text, missing
 from srlm.report.sections_data import kept_dropped_section
-
-JUDGE_METRICS = ("pairwise_accuracy", "exact_match", "five_best", "spearman", "kendall", "parse_rate", "share_top_score")
-
-
-def judge_metrics(run: RunFiles) -> list:
-    """M<t> as a judge on held-out EFT data: a table and one bar group per metric."""
-    judged = {t: section(run.evals[t], "judge") for t in sorted(run.evals) if section(run.evals[t], "judge")}
-    if not judged:
-        return missing("no M*/eval.json with judge metrics yet")
-    table = Table(["model"] + list(JUDGE_METRICS) + ["mean judge score", "responses"],
-                  [[f"M{t}"] + [fmt(num(m.get(k))) for k in JUDGE_METRICS]
-                   + [fmt(num(m.get("mean_judge_score"))), fmt(num(m.get("n_responses")))] for t, m in judged.items()])
-    png = plots.grouped_bars(list(JUDGE_METRICS), {f"M{t}": [num(m.get(k)) for k in JUDGE_METRICS] for t, m in judged.items()},
-                             "Judge metrics by model (held-out EFT)", "value", ylim=(min(0.0, _lowest(judged)), 1.05))
-    blocks: list = [table]
-    if png:
-        blocks.append(Plot("judge_metrics", "Reward-model metrics of each model as a judge; correlations can be negative. "
-                           "share_top_score rising towards 1 means the judge saturates at 5.", png))
-    return blocks
-
-
-def _lowest(judged: dict[int, dict]) -> float:
-    values = [num(m.get(k)) for m in judged.values() for k in JUDGE_METRICS]
-    return min([v for v in values if v is not None] or [0.0]) - 0.05
 
 
 def win_rate_entries(evaluation: dict) -> list[tuple[str, dict]]:

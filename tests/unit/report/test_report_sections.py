@@ -45,11 +45,16 @@ def md_table(markdown: str, first_header: str) -> list[dict[str, str]]:
 
 def test_markdown_numbers_match_the_files(report: tuple[Path, str, str]) -> None:
     _, _, markdown = report
-    judge = {row["model"]: row for row in md_table(markdown, "model")}
-    assert [judge[f"M{t}"]["pairwise_accuracy"] for t in (1, 2, 3)] == ["0.787", "0.804", "0.817"]
+    judge = {row["metric"]: row for row in md_table(markdown, "metric")}
+    # Cells carry the stored 95 % interval; chance is 0.5 pairwise, 1/k! exact, 1/k 5-best (k = 40/8 = 5), 0 correlations.
+    assert [judge["pairwise_accuracy"][f"M{t}"] for t in (1, 2, 3)] == ["0.787 [0.687, 0.867]", "0.804 [0.704, 0.884]", "0.817 [0.717, 0.897]"]
+    assert [judge[k]["chance"] for k in ("pairwise_accuracy", "exact_match", "five_best", "spearman", "kendall", "parse_rate")] == \
+        ["0.500", "0.008", "0.200", "0.000", "0.000", ""]
+    assert judge["spearman"]["M2"] == "0.410 [0.100, 0.700]"
     for t, data in EVALS.items():
-        for key in ("exact_match", "five_best", "spearman", "kendall", "parse_rate", "share_top_score"):
-            assert judge[f"M{t}"][key] == f"{data['judge'][key]:.3f}"
+        for key in ("exact_match", "five_best", "kendall", "parse_rate", "share_top_score", "mean_judge_score"):
+            assert judge[key][f"M{t}"] == f"{data['judge'][key]:.3f}"
+    assert "n_responses" not in judge and table_with(markdown, "count", "M3")[0] == {"count": "n_responses", "M1": "40", "M2": "40", "M3": "40"}
     wins = {row["comparison"]: row for row in md_table(markdown, "comparison")}
     assert (wins["M2 vs M1"]["wins"], wins["M2 vs M1"]["ties"], wins["M2 vs M1"]["losses"]) == ("12", "5", "3")
     assert wins["M3 vs M1"]["score"] == "0.825"
@@ -123,7 +128,7 @@ def test_partial_and_damaged_runs_still_report(tmp_path: Path, damage: str) -> N
         assert "Not yet available: no iter*/stats.json" in markdown
     if damage == "only_models":
         assert "Not yet available: no iter*/pairs.jsonl yet." in markdown
-        assert {p.stem for p in (run / "report_files").glob("*.png")} == {"judge_metrics", "win_rates"}
+        assert {p.stem for p in (run / "report_files").glob("*.png")} == {"judge_metrics", "win_rates", "loss_curves"}
     if damage == "iter1_prompts_only":
         assert "Not yet available: no iter*/stats.json with a 'pairs' section yet." in markdown
         assert "Not yet available: no iter*/stats.json with a judgments histogram yet." in markdown

@@ -10,7 +10,7 @@ import pytest
 from srlm.errors import UserError
 from srlm.report import write_report
 
-FIGURES = {"judge_metrics", "win_rates", "score_histograms", "lengths", "parse_failures", "prompts", "pairs", "meta_pairs", "meta_position"}
+FIGURES = {"judge_metrics", "win_rates", "score_histograms", "lengths", "parse_failures", "prompts", "pairs", "meta_pairs", "meta_position", "loss_curves"}
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
