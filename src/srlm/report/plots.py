@@ -8,13 +8,15 @@ than drawn as zero, because a zero would read as a measurement.
 
 from __future__ import annotations
 
+import functools
 import io
 import math
-from typing import Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import matplotlib
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 Series = Mapping[str, Sequence[float | None]]
 
@@ -40,9 +42,9 @@ def _has_values(series: Series) -> bool:
     return any(v is not None for values in series.values() for v in values)
 
 
-def grouped_bars(groups: Sequence[str], series: Series, title: str, ylabel: str, ylim: tuple[float, float] | None = None,
+def grouped_bars_figure(groups: Sequence[str], series: Series, title: str, ylabel: str, ylim: tuple[float, float] | None = None,
                  reference: float | None = None, intervals: Mapping[str, Sequence[tuple[float, float] | None]] | None = None,
-                 chance: Sequence[float | None] | None = None) -> bytes | None:
+                 chance: Sequence[float | None] | None = None) -> Figure | None:
     """Bars for each group (x), one coloured bar per series; e.g. metric x model.
 
     ``intervals[series][i]`` draws an error bar (a 95 % interval) on that bar; ``chance[i]`` a
@@ -62,16 +64,17 @@ def grouped_bars(groups: Sequence[str], series: Series, title: str, ylabel: str,
         ax.set_xticks(range(len(groups)), groups, rotation=20 if len(groups) > 5 else 0, ha="right" if len(groups) > 5 else "center")
         _pad(ax, len(groups))
         _finish(ax, title, ylabel, ylim, reference, legend=len(series) > 1 or bool(chance and any(c is not None for c in chance)))
-        return _png(fig)
+        return fig
 
 
-def _error_bars(ax, xs: Sequence[float], values: Sequence[float | None], intervals: Sequence[tuple[float, float] | None] | None) -> None:
-    """Black caps from an interval's low to its high end, on the bars that have both."""
+def _error_bars(ax, xs: Sequence[float], values: Sequence[float | None], intervals: Sequence[tuple[float, float] | None] | None,
+                colour: str = "black") -> None:
+    """Caps from an interval's low to its high end, on the bars (points) that have both."""
     for x, value, interval in zip(xs, values, intervals or []):
         if value is None or interval is None:
             continue
         low, high = interval
-        ax.errorbar([x], [value], yerr=[[max(0.0, value - low)], [max(0.0, high - value)]], fmt="none", ecolor="black", capsize=3, linewidth=1)
+        ax.errorbar([x], [value], yerr=[[max(0.0, value - low)], [max(0.0, high - value)]], fmt="none", ecolor=colour, capsize=3, linewidth=1)
 
 
 def _chance_marks(ax, chance: Sequence[float | None] | None) -> None:
@@ -112,12 +115,16 @@ def stacked_bars(groups: Sequence[str], parts: Series, title: str, ylabel: str, 
         return _png(fig)
 
 
-def lines(xs: Sequence[str], panels: Mapping[str, Series], ylabel: Mapping[str, str], zero: bool = False,
-          intervals: Mapping[str, Mapping[str, Sequence[tuple[float, float] | None]]] | None = None) -> bytes | None:
+def lines_figure(xs: Sequence[str], panels: Mapping[str, Series], ylabel: Mapping[str, str], zero: bool = False,
+          intervals: Mapping[str, Mapping[str, Sequence[tuple[float, float] | None]]] | None = None,
+          ylim: tuple[float, float] | Mapping[str, tuple[float, float]] | None = None,
+          reference: Mapping[str, float | None] | None = None) -> Figure | None:
     """One panel per title, one line per series over the x labels (e.g. iterations).
 
     ``zero`` starts every y axis at 0: for counts and lengths, where an axis from 42.6 to 43.1
-    would make half a token look like a steep rise. ``intervals[panel][series][i]`` draws error bars.
+    would make half a token look like a steep rise; ``ylim`` fixes every panel's axis instead
+    (e.g. a share's 0 to 1), or the axes of the panels it names when it is a mapping.
+    ``intervals[panel][series][i]`` draws error bars, ``reference[panel]`` a dotted line (chance).
     """
     panels = {title: series for title, series in panels.items() if _has_values(series)}
     if not xs or not panels:
@@ -126,16 +133,19 @@ def lines(xs: Sequence[str], panels: Mapping[str, Series], ylabel: Mapping[str, 
         fig = Figure(figsize=(max(5.5 * min(len(panels), 3), 6.0), 3.8 * math.ceil(len(panels) / 3)))
         for k, (title, series) in enumerate(panels.items()):
             ax = fig.add_subplot(math.ceil(len(panels) / 3), min(len(panels), 3), k + 1)
-            for name, values in series.items():
-                ax.plot(range(len(xs)), [_value(v) for v in values], marker="o", label=name)
-                _error_bars(ax, list(range(len(xs))), values, ((intervals or {}).get(title) or {}).get(name))
+            for j, (name, values) in enumerate(series.items()):
+                # Series side by side by a hair, so equal values do not hide each other's error bars.
+                at = [i + 0.08 * (j - (len(series) - 1) / 2) for i in range(len(xs))] if intervals else list(range(len(xs)))
+                line = ax.plot(at, [_value(v) for v in values], marker="o", label=name)[0]
+                _error_bars(ax, at, values, ((intervals or {}).get(title) or {}).get(name), line.get_color())
             ax.set_xticks(range(len(xs)), xs)
             ax.set_xlim(-0.5, len(xs) - 0.5)
-            _finish(ax, title, ylabel.get(title, ""), None, None, legend=len(series) > 1)
-            if zero:
+            limits = ylim.get(title) if isinstance(ylim, Mapping) else ylim
+            _finish(ax, title, ylabel.get(title, ""), limits, (reference or {}).get(title), legend=len(series) > 1)
+            if zero and limits is None:
                 ax.set_ylim(bottom=0, top=max(ax.get_ylim()[1], 1e-9))
         fig.tight_layout()
-        return _png(fig)
+        return fig
 
 
 def curves(panels: Mapping[str, Mapping[str, tuple[Sequence[float], Sequence[float]]]], xlabel: str, ylabel: str) -> bytes | None:
@@ -159,6 +169,7 @@ def curves(panels: Mapping[str, Mapping[str, tuple[Sequence[float], Sequence[flo
             ax.set_title(f"{title}\n{ylabel} from {min(ys):.4g} to {max(ys):.4g}", fontsize=9)
             ax.set_xlabel(xlabel)
             ax.set_ylabel(ylabel)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             if len(series) > 1:
                 ax.legend(fontsize=8)
         fig.tight_layout()
@@ -194,6 +205,21 @@ def win_rates(labels: Sequence[str], outcomes: Sequence[tuple[float, float, floa
         ax.set_title("Head-to-head: win / tie / loss")
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
         return _png(fig)
+
+
+def _as_png(build: Callable[..., Figure | None]) -> Callable[..., bytes | None]:
+    """``build``'s figure as PNG bytes (``None`` when it has nothing to draw), in the report's style."""
+    @functools.wraps(build)
+    def draw(*args: Any, **kwargs: Any) -> bytes | None:
+        with matplotlib.rc_context(_STYLE):
+            fig = build(*args, **kwargs)
+            return None if fig is None else _png(fig)
+    return draw
+
+
+# The figure builders stay callable for tests that check axes and marks; the report uses PNGs.
+grouped_bars = _as_png(grouped_bars_figure)
+lines = _as_png(lines_figure)
 
 
 def _pad(ax, n: int) -> None:

@@ -1,7 +1,7 @@
 """The report's building blocks and their two renderings: one HTML page and one Markdown file.
 
-Sections are lists of blocks (text, table, plot, example pair) so that both outputs say the same
-thing. Everything taken from the run's files is escaped with ``html.escape`` in both outputs;
+Sections are lists of blocks (text, table, plot, example pair, texts side by side) so that both
+outputs say the same thing. Everything taken from the run's files is escaped with ``html.escape`` in both outputs;
 model text goes inside ``<pre>`` in both, where Markdown leaves it alone and HTML shows it
 verbatim. The page also carries a Content-Security-Policy that allows only its own script and
 ``data:`` images, so even a mistake in escaping could not run a script that a model wrote.
@@ -88,13 +88,20 @@ def attr(text: object) -> str:
 # ---------------------------------------------------------------------------------------------
 # HTML
 
-# Counts the images that decoded, so a headless browser can check the page (tests read it back).
+# Counts the images that decoded, and the side-by-side blocks whose first two columns the browser
+# really laid out in one row, so a headless browser can check the page (tests read it back).
 _SCRIPT = (
     'addEventListener("load", function () {'
     " var all = Array.prototype.slice.call(document.images);"
     " var ok = all.filter(function (img) { return img.complete && img.naturalWidth > 0; });"
     ' document.body.setAttribute("data-images-loaded", String(ok.length));'
     ' document.body.setAttribute("data-images-total", String(all.length));'
+    ' var grids = Array.prototype.slice.call(document.querySelectorAll(".columns"))'
+    ".filter(function (g) { return g.children.length > 1; });"
+    " var row = grids.filter(function (g) { var a = g.children[0].getBoundingClientRect(), b = g.children[1].getBoundingClientRect();"
+    " return a.top === b.top && b.left >= a.right; });"
+    ' document.body.setAttribute("data-columns-total", String(grids.length));'
+    ' document.body.setAttribute("data-columns-in-a-row", String(row.length));'
     " });"
 )
 

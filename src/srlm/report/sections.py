@@ -8,7 +8,7 @@ model as a judge and meta-judge) and ``sections_data`` (what the stages kept, dr
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from typing import Any, Callable, Sequence
 
 from srlm.report.files import RunFiles, fmt, num, section
 from srlm.report.render import Section, Table, Text, missing
@@ -90,10 +90,11 @@ SECTIONS: tuple[tuple[str, str, Callable[[RunFiles], list]], ...] = (
 )
 
 
-def build_sections(run: RunFiles) -> list[Section]:
-    """Every section; one that fails on data of an unexpected shape says so and the rest go on."""
+def build_sections(run: Any, table: Sequence[tuple[str, str, Callable[[Any], list]]] = SECTIONS) -> list[Section]:
+    """Every section of ``table`` (the one-run report's by default) built from ``run``; one that
+    fails on data of an unexpected shape says so and the rest go on."""
     built = []
-    for title, anchor, make in SECTIONS:
+    for title, anchor, make in table:
         try:
             blocks = make(run)
         except Exception as exc:  # a report of a damaged run is still worth having
