@@ -1,5 +1,6 @@
-"""The report page in a real browser (headless Chromium): every plot decodes and shows, and the
-model text that tries to inject markup stays text. Skipped where Chromium is not installed
+"""The report page in a real browser (headless Chromium): every plot decodes and shows, the texts
+side by side are laid out in a row, the model text that tries to inject markup (in a pair and in
+an answer) stays text, and the two-run comparison page shows its plots too. Skipped where Chromium is not installed
 (Debian/Ubuntu: ``apt-get install -y chromium``)."""
 
 from __future__ import annotations
@@ -11,11 +12,15 @@ from pathlib import Path
 import pytest
 from matplotlib import image
 
-from srlm.report import write_report
+from srlm.report import write_comparison, write_report
+from srlm.report.texts import ANSWER_PROMPTS, JUDGED_PROMPTS
 from tests.helpers.fake_run import make_fake_run
 
 CHROMIUM = Path("/usr/bin/chromium")
 FIGURES = 10  # every plot of the full fake run (see tests/unit/report/test_report_write.py)
+# Side-by-side blocks: per answered prompt the answers and a verdict block for M2 and M3, and
+# one block per judged EFT response (two responses per prompt in the fake run).
+COLUMN_BLOCKS = ANSWER_PROMPTS * 3 + JUDGED_PROMPTS * 2
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (apt-get install -y chromium)")
 
@@ -45,8 +50,22 @@ def test_every_plot_decodes_and_no_injected_markup_runs(page: Path, tmp_path: Pa
     # The page's own script counts images with naturalWidth > 0 once they have loaded.
     assert f'data-images-loaded="{FIGURES}"' in body.group(0)
     assert f'data-images-total="{FIGURES}"' in body.group(0)
-    assert "data-pwned" not in body.group(0)  # the onerror handler in model text never ran
+    assert "data-pwned" not in body.group(0)  # neither the onerror handler nor the script in model text ran
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom
+    assert "&lt;script&gt;document.body.setAttribute(\"data-pwned-answer\",\"1\")&lt;/script&gt;" in dom
+    # The page's script also checks that the first two columns of each side-by-side block sit in one row.
+    assert f'data-columns-total="{COLUMN_BLOCKS}"' in body.group(0)
+    assert f'data-columns-in-a-row="{COLUMN_BLOCKS}"' in body.group(0)
+    assert dom.count("<details>") >= 2  # long tables folded
+
+
+def test_comparison_page_shows_its_plots(page: Path, tmp_path: Path) -> None:
+    other = make_fake_run(tmp_path / "other")
+    (other / "config.yaml").write_text("name: other\nmethod: meta_rewarding\n")
+    html_path, _ = write_comparison(page.parent, other, tmp_path / "compare")
+    dom = chromium(tmp_path, html_path, "--dump-dom", "--virtual-time-budget=5000")
+    body = re.search(r"<body[^>]*>", dom)
+    assert body and 'data-images-loaded="3"' in body.group(0) and 'data-images-total="3"' in body.group(0)
 
 
 def test_screenshot_shows_the_plots(page: Path, tmp_path: Path) -> None:

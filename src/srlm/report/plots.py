@@ -78,13 +78,11 @@ def _error_bars(ax, xs: Sequence[float], values: Sequence[float | None], interva
 
 
 def _chance_marks(ax, chance: Sequence[float | None] | None) -> None:
-    """A dashed segment per group at its chance level (one legend entry for all)."""
-    labelled = False
-    for i, level in enumerate(chance or []):
-        if level is None:
-            continue
-        ax.hlines(level, i - 0.45, i + 0.45, colors="black", linestyles="--", linewidth=1.2, label=None if labelled else "chance")
-        labelled = True
+    """A dashed segment across each group at its chance level (one collection, one legend entry)."""
+    marks = [(i, level) for i, level in enumerate(chance or []) if level is not None]
+    if marks:
+        ax.hlines([m[1] for m in marks], [m[0] - 0.45 for m in marks], [m[0] + 0.45 for m in marks],
+                  colors="black", linestyles="--", linewidth=1.2, label="chance")
 
 
 def stacked_bars(groups: Sequence[str], parts: Series, title: str, ylabel: str, horizontal: bool = False) -> bytes | None:

@@ -10,6 +10,7 @@ All of it is model output: the renderer escapes it; long texts are cut (the file
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from srlm.report.files import RunFiles, fmt, num, section
@@ -20,7 +21,8 @@ WIN_RATE_KEY = "win_rate_vs_M1"
 
 
 def cut(text: Any, limit: int = TEXT_CHARS) -> str:
-    text = text if isinstance(text, str) else "" if text is None else str(text)
+    """The text, cut at ``limit`` characters; anything else than a string as JSON ("" for none)."""
+    text = text if isinstance(text, str) else "" if text is None else json.dumps(text, ensure_ascii=False, default=str)
     return text if len(text) <= limit else text[:limit] + f" [... {len(text) - limit} more characters]"
 
 
@@ -82,9 +84,9 @@ def judge_reasons(run: RunFiles) -> list:
     if not heldout:
         return missing("no data/eft_heldout.jsonl rows for the judged prompts")
     first = run.evals.get(min(judged), {})
-    how = f"{fmt(num(first.get('judge_samples')))} judgment(s) per response at temperature {fmt(num(first.get('judge_temperature')))}"
-    blocks: list = [Text(f"The same held-out responses judged by each model ({how}, as M{min(judged)}/eval.json records); "
-                         "'people' is the human score the metrics compare against.")]
+    samples, temperature = num(first.get("judge_samples")), num(first.get("judge_temperature"))
+    how = f" ({fmt(samples)} judgment(s) per response at temperature {fmt(temperature)}, as M{min(judged)}/eval.json records)" if samples and temperature is not None else ""
+    blocks: list = [Text(f"The same held-out responses judged by each model{how}; 'people' is the human score the metrics compare against.")]
     for pid, row in heldout.items():
         responses = row.get("responses") if isinstance(row.get("responses"), list) else []
         for k, response in enumerate(r for r in responses if isinstance(r, dict)):

@@ -91,3 +91,16 @@ def test_not_measured_and_not_yet_available(tmp_path: Path) -> None:
     assert "Not yet available: no M*/eval_judgments.jsonl yet (the judge evaluation writes them)." in markdown
     (run / "config.yaml").write_text("name: fake\neval:\n  win_rate_prompts: 0\n")
     assert "Not measured: eval.win_rate_prompts is 0" in markdown_of(run)
+
+
+def test_rows_of_odd_shapes_do_not_break_the_sections(tmp_path: Path) -> None:
+    run = make_fake_run(tmp_path / "run")
+    odd_answers = [{"id": "ift-h-0001", "prompt": ["not", "text"], "answer": {"a": 1}}, {"id": 7}, ["a list"]]
+    (run / "M2" / "win_rate_answers.jsonl").write_text("".join(json.dumps(r) + "\n" for r in odd_answers))
+    (run / "M3" / "win_rate_judgments.jsonl").write_text(json.dumps({"prompt_id": "ift-h-0001", "judgments": "one string"}) + "\n")
+    (run / "data" / "eft_heldout.jsonl").write_text(json.dumps({"id": "eft-h-0000", "responses": "none"}) + "\n"
+                                                    + json.dumps({"id": "eft-h-0001", "responses": [{"text": None}, 3]}) + "\n")
+    markdown = markdown_of(run)
+    assert '**M2**: vs M1: win (verdicts: M2, M2)\n\n<pre>{"a": 1}</pre>' in markdown  # non-text shown as JSON
+    assert "**M3**: no verdict recorded" in markdown  # its one verdict row has neither a winner nor scores
+    assert "#### eft-h-0001, response 0 (graded)" in markdown and "**people**: score n/a" in markdown
