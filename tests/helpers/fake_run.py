@@ -39,8 +39,9 @@ EVALS = {
     3: {"model": "M3", "judge": judge(0.8171, 1.0, 0.6), "win_rate_vs_M1": win_rate(15, 3, 2) | {"judge": "M1"}},
 }
 
-TRAIN = {1: {"rows": 84, "steps": 11, "processes": 1, "final_loss": 3.1654, "seconds": 177.3},
-         2: {"pairs": 15, "steps": 4, "processes": 1, "final_loss": 0.6865, "seconds": 25.9, "trained_from": "M1"},
+# final_loss is the last logged loss (training.common.final_loss), as in trainer_state(t) below.
+TRAIN = {1: {"rows": 84, "steps": 4, "processes": 1, "final_loss": 3.4, "seconds": 177.3},
+         2: {"pairs": 15, "steps": 4, "processes": 1, "final_loss": 0.4931, "seconds": 25.9, "trained_from": "M1"},
          3: {"pairs": 14, "steps": 4, "processes": 1, "final_loss": 0.6512, "seconds": 24.1, "trained_from": "M2"}}
 
 
@@ -49,7 +50,7 @@ def trainer_state(t: int) -> dict:
     history = [{"epoch": round(step / 4, 2), "step": step, "loss": round((3.6 if t == 1 else 0.6931) - 0.05 * step, 4),
                 "learning_rate": 1e-4 / step, "grad_norm": 2.5} | ({"rewards/accuracies": 0.25 * step} if t > 1 else {})
                for step in range(1, 5)]
-    history.append({"epoch": 1.0, "step": 4, "train_loss": TRAIN[t]["final_loss"], "train_runtime": 12.5})
+    history.append({"epoch": 1.0, "step": 4, "train_loss": round(sum(h["loss"] for h in history) / len(history), 4), "train_runtime": 12.5})
     return {"global_step": 4, "epoch": 1.0, "max_steps": 4, "log_history": history}
 
 

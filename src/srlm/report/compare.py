@@ -102,7 +102,9 @@ def iterations_section(pair: Pair) -> list:
     value = {name: {label: [get(run.stats[t]) if t in run.stats else None for t in ts] for label, run in pair} for name, get in ITERATION_NUMBERS}
     headers = ["quantity"] + [f"{label} iter{t}" for t in ts for label, _ in pair]
     rows = [[name] + [fmt(value[name][label][i]) for i in range(len(ts)) for label, _ in pair] for name, _ in ITERATION_NUMBERS]
-    blocks: list = [Table(headers, rows)]
+    scoring = "; ".join(f"{label}: {section(run.config, 'judge').get('scoring', 'text')}" for label, run in pair)
+    blocks: list = [Table(headers, rows), Text(f"Mean written score: the digits the judge wrote. Pair scores: the scores the pairs were built "
+                                              f"from, by each run's judge.scoring ({scoring}; 'expected' = expected digit).")]
     if png := plots.lines([f"iter{t}" for t in ts], {name: value[name] for name in PLOTTED}, {}, zero=True, ylim={"share of 5s": (0.0, 1.0)}):
         blocks.append(Plot("compare_iterations", "Per iteration (candidates of iteration t come from M(t)); every axis starts at 0.", png))
     return blocks

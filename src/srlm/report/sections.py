@@ -30,10 +30,10 @@ def overview(run: RunFiles) -> list:
     rows = []
     for t in run.models:
         rows.append([f"M{t}", "complete" if model_done(run.root / f"M{t}" / "model") else "not complete",
-                     "yes" if t in run.evals else "no", "", ""])
+                     "yes" if t in run.evals else "no", "yes" if t in run.logs else "no", "", ""])
     for t in run.iterations:
-        rows.append([f"iter{t}", "", "", ", ".join(run.stats.get(t, {})) or "none", "yes" if t in run.examples else "no"])
-    blocks.append(Table(["step", "checkpoint", "eval.json", "stats.json sections", "pairs.jsonl"], rows))
+        rows.append([f"iter{t}", "", "", "", ", ".join(run.stats.get(t, {})) or "none", "yes" if t in run.examples else "no"])
+    blocks.append(Table(["step", "checkpoint", "eval.json", "training log", "stats.json sections", "pairs.jsonl"], rows))
     if run.problems:
         blocks.append(Text("Files that could not be read: " + "; ".join(run.problems)))
     return blocks
