@@ -25,6 +25,7 @@ The command itself is registered in ``srlm.cli.report``.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from srlm.errors import UserError
@@ -51,8 +52,10 @@ def write_comparison(run_a: Path, run_b: Path, out: Path | None = None) -> tuple
     if a.root.resolve() == b.root.resolve():
         raise UserError(f"{run_b}: the same run directory as {run_a}; give two different runs")
     la, lb = labels(a, b)
-    names = [str(r.config.get("name") or r.root.name) for r in (a, b)]
+    names = [re.sub(r"[^\w.-]+", "_", str(r.config.get("name") or r.root.name)) for r in (a, b)]
     folder = Path(out) if out is not None else Path(f"compare-{names[0]}-vs-{names[1]}")
+    if (folder / "config.yaml").is_file():
+        raise UserError(f"{folder}: is a run directory; write the comparison elsewhere (--out), so the run's own report.html stays")
     title = f"srlm comparison: {la} ({a.root}) vs {lb} ({b.root})"
     return _write(folder, title, compare_sections(a, b))
 

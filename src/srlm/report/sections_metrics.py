@@ -83,10 +83,12 @@ def cell(metrics: dict, key: str) -> str:
     return f"{value} [{ci[0]:.3f}, {ci[1]:.3f}]" if ci and value != "n/a" else value
 
 
-def scoring_label(run: RunFiles, metrics: dict) -> str:
-    """Which score the metrics use: the written digit, or the expected digit (``judge.scoring``)."""
-    expected = "text_scoring" in metrics or section(run.config, "judge").get("scoring") == "expected"
-    return "expected digit from the judge's probabilities" if expected else "digit the judge wrote after 'Score:'"
+def scoring_label(run: RunFiles, metrics: dict) -> tuple[str, str]:
+    """Which score the metrics use, short and long: the written digit, or the expected digit
+    (``judge.scoring: expected``; the evaluation then adds ``text_scoring``)."""
+    if "text_scoring" in metrics or section(run.config, "judge").get("scoring") == "expected":
+        return "expected digit", "expected digit from the judge's probabilities at its 'Score:' label"
+    return "written digit", "digit the judge wrote after 'Score:'"
 
 
 def judge_metrics(run: RunFiles) -> list:
@@ -94,25 +96,27 @@ def judge_metrics(run: RunFiles) -> list:
     judged = judge_dicts(run)
     if not judged:
         return missing("no M*/eval.json with judge metrics yet")
-    label = scoring_label(run, next(iter(judged.values())))
+    digit, label = scoring_label(run, next(iter(judged.values())))
     blocks: list = [Text(f"Scores: the {label}. Cells: value [95 % bootstrap interval] where eval.json stores one.")]
-    blocks += metrics_blocks(judged, "judge_metrics", f"Judge metrics by model (held-out EFT; {label.split(' from')[0]})")
+    blocks += metrics_blocks(judged, "judge_metrics", f"Judge metrics by model (held-out EFT; {digit})", digit)
     nested = dict.fromkeys(k for m in judged.values() for k, v in m.items() if isinstance(v, dict) and k != "ci95" and v)
     for name in nested:
         sub = {t: section(m, name) for t, m in judged.items() if section(m, name)}
         what = "the same judgments scored by the written digit after 'Score:'" if name == "text_scoring" else f"eval.json judge.{name}"
         blocks.append(Text(f"judge.{name}: {what}."))
-        blocks += metrics_blocks(sub, f"judge_metrics_{name}", f"Judge metrics by model ({name.replace('_', ' ')})")
+        sub_digit = "written digit" if name == "text_scoring" else digit
+        blocks += metrics_blocks(sub, f"judge_metrics_{name}", f"Judge metrics by model ({name.replace('_', ' ')})", sub_digit)
     return blocks
 
 
-def metrics_blocks(judged: dict[int, dict], name: str, title: str) -> list:
-    """The metrics table, the counts table (folded) and the bar chart of one set of judge metrics."""
+def metrics_blocks(judged: dict[int, dict], name: str, title: str, digit: str) -> list:
+    """The metrics table, the counts table (folded) and the bar chart of one set of judge metrics;
+    a mean score's row says which digit it averages (``digit``)."""
     metrics, keys = list(judged.values()), metric_keys(list(judged.values()))
     chance = [next((c for m in metrics if (c := chance_level(k, m)) is not None), None) for k in keys]
     models = [f"M{t}" for t in judged]
     rows = [[k, "" if c is None else fmt(c)] + [cell(m, k) for m in metrics] for k, c in zip(keys, chance)]
-    rows += [[k, ""] + [fmt(num(m.get(k))) for m in metrics] for k in other_keys(metrics, keys)]
+    rows += [[f"{k} ({digit})" if k in SCALE_KEYS else k, ""] + [fmt(num(m.get(k))) for m in metrics] for k in other_keys(metrics, keys)]
     counts = list(dict.fromkeys(k for m in metrics for k, v in m.items() if k.startswith("n_") and num(v) is not None))
     blocks: list = [Table(["metric", "chance"] + models, rows)]
     if counts:

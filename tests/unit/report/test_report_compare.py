@@ -66,6 +66,8 @@ def test_a_path_that_is_not_a_run_is_named(two_runs: tuple[Path, Path], tmp_path
     a, b = two_runs
     with pytest.raises(UserError, match="the same run directory"):
         write_comparison(a, a)
+    with pytest.raises(UserError, match="is a run directory; write the comparison elsewhere"):
+        write_comparison(a, b, out=a)
     assert main(["report", str(a), str(tmp_path / "nope")]) == 2
     assert capsys.readouterr().err == f"srlm: error: {tmp_path / 'nope'}: no such directory (expected a run directory such as runs/tiny)\n"
     assert main(["report", str(tmp_path), str(b)]) == 2

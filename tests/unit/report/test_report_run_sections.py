@@ -16,7 +16,7 @@ from srlm.report.sections import key_numbers
 from srlm.report.sections_metrics import chance_level, judge_metrics, metric_keys
 from srlm.report.sections_run import config, timings, training
 from tests.helpers.fake_run import TRAIN, make_fake_run, trainer_state
-from tests.unit.report.test_report_sections import md_table, table_with
+from tests.unit.report.test_report_sections import md_table, md_tables, table_with
 
 
 def markdown_of(run: Path, *makers) -> str:
@@ -112,3 +112,16 @@ def test_length_axes_start_at_zero_and_metric_bars_carry_intervals_and_chance() 
     segments = ax.collections[-1].get_segments()
     assert [(round(s[0][1], 3), round(s[1][1], 3)) for s in segments] == [(0.5, 0.5), (0.0, 0.0)]
     assert "chance" in [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def test_expected_digit_metrics_and_their_written_digit_twin_are_labelled(tmp_path: Path) -> None:
+    run = make_fake_run(tmp_path / "run")
+    data = json.loads((run / "M1" / "eval.json").read_text())
+    data["judge"]["text_scoring"] = {"pairwise_accuracy": 0.5, "mean_judge_score": 1.0, "ci95": {"pairwise_accuracy": [0.5, 0.5]}}
+    (run / "M1" / "eval.json").write_text(json.dumps(data))
+    markdown = markdown_of(run, judge_metrics)
+    assert "Scores: the expected digit from the judge's probabilities" in markdown
+    main, twin = [{row["metric"]: row for row in rows} for rows in md_tables(markdown) if "metric" in rows[0]]
+    assert main["mean_judge_score (expected digit)"]["M1"] == "3.200"
+    assert twin["mean_judge_score (written digit)"] == {"metric": "mean_judge_score (written digit)", "chance": "", "M1": "1.000"}
+    assert twin["pairwise_accuracy"]["M1"] == "0.500 [0.500, 0.500]"

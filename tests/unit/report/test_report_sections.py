@@ -52,8 +52,9 @@ def test_markdown_numbers_match_the_files(report: tuple[Path, str, str]) -> None
         ["0.500", "0.008", "0.200", "0.000", "0.000", ""]
     assert judge["spearman"]["M2"] == "0.410 [0.100, 0.700]"
     for t, data in EVALS.items():
-        for key in ("exact_match", "five_best", "kendall", "parse_rate", "share_top_score", "mean_judge_score"):
+        for key in ("exact_match", "five_best", "kendall", "parse_rate", "share_top_score"):
             assert judge[key][f"M{t}"] == f"{data['judge'][key]:.3f}"
+        assert judge["mean_judge_score (written digit)"][f"M{t}"] == f"{data['judge']['mean_judge_score']:.3f}"
     assert "n_responses" not in judge and table_with(markdown, "count", "M3")[0] == {"count": "n_responses", "M1": "40", "M2": "40", "M3": "40"}
     wins = {row["comparison"]: row for row in md_table(markdown, "comparison")}
     assert (wins["M2 vs M1"]["wins"], wins["M2 vs M1"]["ties"], wins["M2 vs M1"]["losses"]) == ("12", "5", "3")
