@@ -15,7 +15,7 @@ from srlm.report import plots
 from srlm.report.files import RunFiles, fmt, num, section
 from srlm.report.render import Plot, Section, Table, Text
 from srlm.report.sections_judge import share_at, win_rate_entries
-from srlm.report.sections_metrics import cell, chance_level, interval, judge_dicts, metric_keys
+from srlm.report.sections_metrics import cell, chance_level, interval, judge_dicts, metric_keys, scoring_label
 from srlm.report.sections import build_sections
 from srlm.report.sections_run import flat, loss_series, stage_times
 
@@ -52,7 +52,8 @@ def judge_section(pair: Pair) -> list:
     chance = {k: next((c for m in all_metrics if (c := chance_level(k, m)) is not None), None) for k in keys}
     headers = ["metric", "chance"] + [f"{label} M{t}" for t in ts for label, _ in pair]
     rows = [[k, fmt(chance[k]) if chance[k] is not None else ""] + [cell(j[t], k) if t in j else "n/a" for t in ts for j in judged] for k in keys]
-    blocks: list = [Table(headers, rows)]
+    digits = "; ".join(f"{label}: {scoring_label(run, next(iter(j.values())))[0]}" for (label, run), j in zip(pair, judged) if j)
+    blocks: list = [Text(f"Scores: {digits}. Cells: value [95 % bootstrap interval] where eval.json stores one."), Table(headers, rows)]
     panels = {k: {label: [num(j.get(t, {}).get(k)) for t in ts] for (label, _), j in zip(pair, judged)} for k in keys}
     intervals = {k: {label: [interval(j[t], k) if t in j else None for t in ts] for (label, _), j in zip(pair, judged)} for k in keys}
     values = [v for series in panels.values() for vs in series.values() for v in vs if v is not None]

@@ -46,6 +46,7 @@ def test_numbers_side_by_side_written_outside_both_runs(two_runs: tuple[Path, Pa
     assert {row["config key"]: row for row in md_table(markdown, "config key")} == {
         "pairs.length_unit": {"config key": "pairs.length_unit", "fake": "tokens", "other": "(absent)"},
         "dpo.beta": {"config key": "dpo.beta", "fake": "(absent)", "other": "0.2"}}
+    assert "Scores: fake: written digit; other: written digit." in markdown
     judge = {row["metric"]: row for row in md_table(markdown, "metric")}
     assert judge["pairwise_accuracy"]["fake M2"] == "0.804 [0.704, 0.884]" and judge["pairwise_accuracy"]["other M2"] == "0.900 [0.704, 0.884]"
     assert judge["pairwise_accuracy"]["other M3"] == "n/a" and judge["pairwise_accuracy"]["chance"] == "0.500"
