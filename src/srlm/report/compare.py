@@ -14,9 +14,9 @@ from collections.abc import Callable
 from srlm.report import plots
 from srlm.report.files import RunFiles, fmt, num, section
 from srlm.report.render import Plot, Section, Table, Text
+from srlm.report.sections import build_sections
 from srlm.report.sections_judge import share_at, win_rate_entries
 from srlm.report.sections_metrics import cell, chance_level, interval, judge_dicts, metric_keys, scoring_label
-from srlm.report.sections import build_sections
 from srlm.report.sections_run import flat, loss_series, stage_times
 
 Pair = tuple[tuple[str, RunFiles], tuple[str, RunFiles]]

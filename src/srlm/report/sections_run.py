@@ -36,7 +36,7 @@ def training(run: RunFiles) -> list:
     ts = sorted(set(run.train) | set(run.logs))
     rows = []
     for t in ts:
-        train, (steps, losses) = run.train.get(t, {}), loss_series(run.logs.get(t, []))
+        train, (_, losses) = run.train.get(t, {}), loss_series(run.logs.get(t, []))
         rows.append([f"M{t}", trained_as(train), fmt(num(train.get("rows", train.get("pairs")))), fmt(num(train.get("steps"))),
                      fmt(losses[0] if losses else None), fmt(losses[-1] if losses else None), fmt(num(train.get("final_loss"))),
                      fmt(num(train.get("seconds")))])

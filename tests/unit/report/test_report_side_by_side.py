@@ -22,7 +22,7 @@ def markdown_of(run: Path) -> str:
 
 
 def _section(html: str, anchor: str) -> str:
-    match = re.search(rf'<section id="{anchor}">(.*?)</section>', html, re.S)
+    match = re.search(rf'<section id="{anchor}">(.*?)</section>', html, re.DOTALL)
     assert match, anchor
     return match.group(1)
 
