@@ -21,7 +21,10 @@ from srlm.cli import main
 from srlm.config import load_config, to_dict
 from srlm.data.seed import load_eft, load_ift
 from srlm.evaluation import alpaca, judges, win_rate
+from srlm.report.files import read_run
+from srlm.report.render import Section, render_markdown
 from srlm.report.sections_judge import win_rate_entries
+from srlm.report.sections_texts import answers
 from srlm.runtime.models import load_model, load_tokenizer
 from srlm.runtime.rundir import RunDir, mark_model_done, read_json, write_rows, write_yaml
 from srlm.stages.common import StageContext
@@ -260,6 +263,10 @@ def test_win_rate_hook_adds_to_eval_json(tiny_model_dir: Path, other_model: Path
     theirs = [json.loads(line) for line in (run.model_dir(1) / "win_rate_answers.jsonl").read_text().splitlines()]
     wins = sum(len(a["answer"]) > len(b["answer"]) for a, b in zip(mine, theirs))
     assert result["wins"] == wins and result["wins"] + result["ties"] + result["losses"] == 3
+    # The report reads these files as the hook wrote them: its per-prompt outcomes add up to the result.
+    shown = render_markdown("t", [Section("answers", "a", answers(read_run(run.root)))], "img")
+    assert [shown.count(f"**M2**: vs M1: {o} (verdicts") for o in ("win", "tie", "loss")] == [result[k] for k in ("wins", "ties", "losses")]
+    assert shown.count("**M1**: the reference") == 3 and shown.count("'s answer shown first**: verdict") == 6
     assert win_rate.update_eval(ctx, seeds) is None  # once only
     assert win_rate.update_eval(StageContext(config=config, run=run, iteration=1, backend_factory=eval_factory), seeds) is None
     off = load_config(None, ["eval.win_rate_prompts=0"])
