@@ -14,7 +14,21 @@ from srlm.report.files import RunFiles, first_num, fmt, iterations_with, num, ra
 from srlm.report.render import Plot, Table, Text, missing
 from srlm.report.sections_data import kept_dropped_section
 
-JUDGE_METRICS = ("pairwise_accuracy", "exact_match", "five_best", "spearman", "kendall", "parse_rate", "share_top_score")
+# Strict pairwise (a judge tie earns 0) first: the papers' reading, the one to set beside SR
+# Table 4; the tie-half reading and the tie share beside it (docs/evaluation.md).
+JUDGE_METRICS = ("pairwise_accuracy_strict", "pairwise_accuracy_tie_half", "judge_tie_share", "exact_match", "five_best",
+                 "spearman", "kendall", "parse_rate", "share_top_score")
+PAPER_NOTE = ("pairwise_accuracy_strict counts a judge tie as wrong, the papers' reading (SR section 3.3): compare it, not the "
+              "tie-half value, with SR Table 4 (70B: 65.1 % for the SFT baseline, 78.7 / 80.4 / 81.7 % for M1 / M2 / M3; exact "
+              "match 13.1 % for M1). judge_tie_share is the share of human-ordered pairs the judge tied.")
+
+
+def metric(m: dict, key: str) -> float | None:
+    """A judge metric of one eval.json; files written before the strict value existed hold the
+    tie-half value under ``pairwise_accuracy`` only."""
+    if key == "pairwise_accuracy_tie_half" and key not in m:
+        return num(m.get("pairwise_accuracy"))
+    return num(m.get(key))
 
 
 def judge_metrics(run: RunFiles) -> list:
@@ -23,11 +37,11 @@ def judge_metrics(run: RunFiles) -> list:
     if not judged:
         return missing("no M*/eval.json with judge metrics yet")
     table = Table(["model"] + list(JUDGE_METRICS) + ["mean judge score", "responses"],
-                  [[f"M{t}"] + [fmt(num(m.get(k))) for k in JUDGE_METRICS]
+                  [[f"M{t}"] + [fmt(metric(m, k)) for k in JUDGE_METRICS]
                    + [fmt(num(m.get("mean_judge_score"))), fmt(num(m.get("n_responses")))] for t, m in judged.items()])
-    png = plots.grouped_bars(list(JUDGE_METRICS), {f"M{t}": [num(m.get(k)) for k in JUDGE_METRICS] for t, m in judged.items()},
+    png = plots.grouped_bars(list(JUDGE_METRICS), {f"M{t}": [metric(m, k) for k in JUDGE_METRICS] for t, m in judged.items()},
                              "Judge metrics by model (held-out EFT)", "value", ylim=(min(0.0, _lowest(judged)), 1.05))
-    blocks: list = [table]
+    blocks: list = [table, Text(PAPER_NOTE)]
     if png:
         blocks.append(Plot("judge_metrics", "Reward-model metrics of each model as a judge; correlations can be negative. "
                            "share_top_score rising towards 1 means the judge saturates at 5.", png))
@@ -35,7 +49,7 @@ def judge_metrics(run: RunFiles) -> list:
 
 
 def _lowest(judged: dict[int, dict]) -> float:
-    values = [num(m.get(k)) for m in judged.values() for k in JUDGE_METRICS]
+    values = [metric(m, k) for m in judged.values() for k in JUDGE_METRICS]
     return min([v for v in values if v is not None] or [0.0]) - 0.05
 
 

@@ -46,9 +46,11 @@ def md_table(markdown: str, first_header: str) -> list[dict[str, str]]:
 def test_markdown_numbers_match_the_files(report: tuple[Path, str, str]) -> None:
     _, _, markdown = report
     judge = {row["model"]: row for row in md_table(markdown, "model")}
-    assert [judge[f"M{t}"]["pairwise_accuracy"] for t in (1, 2, 3)] == ["0.787", "0.804", "0.817"]
+    assert [judge[f"M{t}"]["pairwise_accuracy_strict"] for t in (1, 2, 3)] == ["0.787", "0.804", "0.817"]
+    assert "pairwise_accuracy" not in judge["M1"]  # the ambiguous name is not a column
+    assert "compare it, not the tie-half value, with SR Table 4" in markdown
     for t, data in EVALS.items():
-        for key in ("exact_match", "five_best", "spearman", "kendall", "parse_rate", "share_top_score"):
+        for key in ("pairwise_accuracy_tie_half", "judge_tie_share", "exact_match", "five_best", "spearman", "kendall", "parse_rate", "share_top_score"):
             assert judge[f"M{t}"][key] == f"{data['judge'][key]:.3f}"
     wins = {row["comparison"]: row for row in md_table(markdown, "comparison")}
     assert (wins["M2 vs M1"]["wins"], wins["M2 vs M1"]["ties"], wins["M2 vs M1"]["losses"]) == ("12", "5", "3")
@@ -158,3 +160,11 @@ def test_nested_win_rate_dict_and_stale_figures_removed(tmp_path: Path) -> None:
     markdown = write_report(run)[1].read_text()
     assert "| M2 vs M1 | 12 | 5 | 3 |" in markdown
     assert not (run / "report_files" / "meta_position.png").exists()
+
+
+def test_an_eval_json_from_before_the_strict_value_reads_as_tie_half() -> None:
+    from srlm.report.sections_judge import metric
+
+    old = {"pairwise_accuracy": 0.6}  # written when the tie-half value was the only one
+    assert metric(old, "pairwise_accuracy_tie_half") == 0.6
+    assert metric(old, "pairwise_accuracy_strict") is None  # never guessed from the tie-half value
