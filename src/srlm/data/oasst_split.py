@@ -66,7 +66,7 @@ def _stats(parts: dict[str, list[dict]], ift: int, eft_heldout: int, seed: int, 
                 if "asked" in size and size["got"] < size["asked"]]
     return {
         "split": {"method": "oasst1 train/validation (held out from validation)" if own_split else "seeded by tree",
-                  "seed": seed, "trees": trees, "trees_by_oasst1_split": {str(k): v for k, v in sorted(splits.items(), key=str)},
+                  "seed": seed, "trees": trees, "trees_by_oasst1_split": {str(k or "not given"): v for k, v in sorted(splits.items(), key=str)},
                   **sizes, "set_aside_same_prompt_as_heldout": same_prompt, "unused_trees": trees - used - same_prompt},
         "overlap": overlap(parts["eft_heldout"], {"ift": parts["ift"], "eft_train": parts["eft_train"]}),
         "warnings": warnings,
