@@ -90,5 +90,5 @@ def test_recipe_from_an_export_to_a_run(tiny_model_dir: Path, tmp_path: Path, mo
     assert stats["overlap"]["heldout_prompts_in_training"] == 0 == stats["overlap"]["heldout_trees_in_training"]
     assert (stats["ift_rows"], stats["eft_heldout_prompts"], stats["eft_judgments_for_sft"]) == (3, 3, built["train_judgments"])
     judge = read_json(run.eval(1))["judge"]
-    assert judge["n_groups"] == 3 and {"pairwise_accuracy_strict", "pairwise_accuracy_tie_half", "judge_tie_share"} <= set(judge)
+    assert judge["n_groups"] == 3 and {"pairwise_accuracy_strict", "pairwise_accuracy_untied", "pairwise_accuracy_tie_half", "judge_tie_share"} <= set(judge)
     assert "SR section 3.3" in judge["definitions"]["pairwise_accuracy_strict"]

@@ -23,7 +23,8 @@ from srlm.runtime.rundir import RowLog, write_json
 
 # metrics key -> column header (short: the table must fit an 80-column terminal)
 # pairwise "strict" (a judge tie earns 0) is the papers' reading; "ties 1/2" the coin-flip one.
-COLUMNS = {"pairwise_accuracy_strict": "pw strict", "pairwise_accuracy_tie_half": "pw ties½", "judge_tie_share": "ties",
+COLUMNS = {"pairwise_accuracy_strict": "pw strict", "pairwise_accuracy_untied": "pw untied", "pairwise_accuracy_tie_half": "pw ties½",
+           "judge_tie_share": "ties",
            "exact_match": "exact", "five_best": "5-best", "spearman": "spearman", "kendall": "kendall",
            "parse_rate": "parsed", "share_top_score": "top score"}
 

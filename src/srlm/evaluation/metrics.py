@@ -19,8 +19,10 @@ Choices, made once for every metric:
   tie on a pair that people ordered earns nothing (``pairwise_accuracy_strict``, the papers'
   reading: SR section 3.3 counts "how many times the order ... agrees"); and *tie-half*, such a
   tie earns ``tie_credit`` = 0.5, a coin flip (``pairwise_accuracy``, kept under its old name,
-  and ``pairwise_accuracy_tie_half``). ``judge_tie_share`` says how far apart they can be.
-  Compare with a paper's figure only through the strict value.
+  and ``pairwise_accuracy_tie_half``). ``pairwise_accuracy_untied`` leaves judge ties out
+  altogether; ``judge_tie_share`` says how far apart the readings can be. Compare with a
+  paper's figure through the strict value (docs/evaluation.md says why the untied one is
+  reported beside it).
 * Exact match requires the judge's weak order to equal the human one: for every pair the judge
   must prefer the same response, or tie exactly where people tie.
 * Spearman and Kendall (tau-b), with ties handled as ``scipy.stats`` handles them, are by
@@ -282,6 +284,7 @@ def reward_model_metrics(
     pairwise, pair_counts = _pairwise(groups, tie_credit)
     strict, half = _pairwise(groups, 0.0)[0], _pairwise(groups, 0.5)[0]
     compared = pair_counts["agree"] + pair_counts["disagree"] + pair_counts["judge_tie"]
+    ordered = pair_counts["agree"] + pair_counts["disagree"]
     exact, exact_counts = _exact(groups)
     best, n_top = _five_best(groups, top)
     rho, rho_counts = _correlation(groups, "spearman", pooling)
@@ -290,6 +293,7 @@ def reward_model_metrics(
         "pairwise_accuracy": pairwise,  # with tie_credit (0.5 by default): the name older files use
         "pairwise_accuracy_strict": strict,  # judge ties earn nothing: the papers' reading
         "pairwise_accuracy_tie_half": half,
+        "pairwise_accuracy_untied": pair_counts["agree"] / ordered if ordered else None,  # judge ties left out
         "judge_tie_share": pair_counts["judge_tie"] / compared if compared else None,
         "exact_match": exact,
         "five_best": best,
@@ -316,6 +320,8 @@ DEFINITIONS = {
     "pairwise_accuracy_strict": "share of human-ordered response pairs the judge orders the same way; a judge tie earns 0 "
                                 "(SR section 3.3 and Table 4: compare paper figures with this one)",
     "pairwise_accuracy_tie_half": "the same share with a judge tie earning 1/2 (a coin flip); not the papers' reading",
+    "pairwise_accuracy_untied": "the same share over the pairs the judge did not tie (judge ties left out): the other reading "
+                                "SR Table 4's numbers allow (docs/evaluation.md)",
     "pairwise_accuracy": "pairwise accuracy with the tie credit asked for (default 1/2, = pairwise_accuracy_tie_half); kept for older readers",
     "judge_tie_share": "share of human-ordered pairs the judge tied: the gap between the two pairwise readings",
     "exact_match": "share of prompts whose judge ordering equals the human ordering, ties included (SR section 3.3, Table 4)",

@@ -16,11 +16,12 @@ from srlm.report.sections_data import kept_dropped_section
 
 # Strict pairwise (a judge tie earns 0) first: the papers' reading, the one to set beside SR
 # Table 4; the tie-half reading and the tie share beside it (docs/evaluation.md).
-JUDGE_METRICS = ("pairwise_accuracy_strict", "pairwise_accuracy_tie_half", "judge_tie_share", "exact_match", "five_best",
+JUDGE_METRICS = ("pairwise_accuracy_strict", "pairwise_accuracy_untied", "pairwise_accuracy_tie_half", "judge_tie_share", "exact_match", "five_best",
                  "spearman", "kendall", "parse_rate", "share_top_score")
 PAPER_NOTE = ("pairwise_accuracy_strict counts a judge tie as wrong, the papers' reading (SR section 3.3): compare it, not the "
               "tie-half value, with SR Table 4 (70B: 65.1 % for the SFT baseline, 78.7 / 80.4 / 81.7 % for M1 / M2 / M3; exact "
-              "match 13.1 % for M1). judge_tie_share is the share of human-ordered pairs the judge tied.")
+              "match 13.1 % for M1), with pairwise_accuracy_untied (judge ties left out) beside it, since SR does not state its "
+              "tie rule (docs/evaluation.md). judge_tie_share is the share of human-ordered pairs the judge tied.")
 
 
 def metric(m: dict, key: str) -> float | None:

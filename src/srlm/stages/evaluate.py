@@ -40,8 +40,9 @@ def judge_eval(ctx: StageContext, seeds: SeedBundle) -> dict:
     result = {"model": f"M{t}", "judge": metrics, "heldout_prompts": len(heldout), "judge_samples": cfg.judge_samples, "judge_temperature": cfg.judge_temperature}
     if distributed.is_main():
         write_json(ctx.run.eval(t), result)
-    log.info("M%d judge: pairwise strict=%s (ties 1/2: %s, judge ties %s) spearman=%s parse_rate=%s", t, _fmt(metrics["pairwise_accuracy_strict"]),
-             _fmt(metrics["pairwise_accuracy_tie_half"]), _fmt(metrics["judge_tie_share"]), _fmt(metrics["spearman"]), _fmt(metrics["parse_rate"]))
+    log.info("M%d judge: pairwise strict=%s (untied %s, ties 1/2 %s, judge ties %s) spearman=%s parse_rate=%s", t, _fmt(metrics["pairwise_accuracy_strict"]),
+             _fmt(metrics["pairwise_accuracy_untied"]), _fmt(metrics["pairwise_accuracy_tie_half"]), _fmt(metrics["judge_tie_share"]),
+             _fmt(metrics["spearman"]), _fmt(metrics["parse_rate"]))
     return result
 
 

@@ -203,6 +203,7 @@ def test_both_pairwise_readings_and_the_tie_share() -> None:
     assert result["pairwise_accuracy_strict"] == pytest.approx(2 / 4)
     assert result["pairwise_accuracy_tie_half"] == pytest.approx(3 / 4) == result["pairwise_accuracy"]
     assert result["judge_tie_share"] == pytest.approx(2 / 4)
+    assert result["pairwise_accuracy_untied"] == 1.0  # the two pairs the judge ordered, it ordered right
     assert reward_model_metrics(groups, tie_credit=0.0)["pairwise_accuracy_tie_half"] == pytest.approx(3 / 4)
     ci = bootstrap_intervals(groups, draws=200)
     assert ci["pairwise_accuracy_strict"][1] <= ci["pairwise_accuracy"][1]

@@ -50,7 +50,7 @@ def test_markdown_numbers_match_the_files(report: tuple[Path, str, str]) -> None
     assert "pairwise_accuracy" not in judge["M1"]  # the ambiguous name is not a column
     assert "compare it, not the tie-half value, with SR Table 4" in markdown
     for t, data in EVALS.items():
-        for key in ("pairwise_accuracy_tie_half", "judge_tie_share", "exact_match", "five_best", "spearman", "kendall", "parse_rate", "share_top_score"):
+        for key in ("pairwise_accuracy_untied", "pairwise_accuracy_tie_half", "judge_tie_share", "exact_match", "five_best", "spearman", "kendall", "parse_rate", "share_top_score"):
             assert judge[f"M{t}"][key] == f"{data['judge'][key]:.3f}"
     wins = {row["comparison"]: row for row in md_table(markdown, "comparison")}
     assert (wins["M2 vs M1"]["wins"], wins["M2 vs M1"]["ties"], wins["M2 vs M1"]["losses"]) == ("12", "5", "3")
