@@ -108,3 +108,18 @@ def test_unusable_exports_are_refused_with_file_and_line(tmp_path: Path, rows: l
     with pytest.raises(UserError, match=message):
         check_usable(result, lang)
     assert isinstance(result, OasstImport)
+
+
+def test_hugging_face_parquet_files_with_their_split_in_the_name(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    for split, trees in (("train", ["tr0", "tr1", "tr2"]), ("validation", ["va0"])):
+        rows = [m | {"split": None} for t in trees for m in _messages(t, None)]  # float ranks with nulls, as the dataset has
+        rows[0]["rank"] = None
+        pq.write_table(pa.Table.from_pylist(rows), tmp_path / f"{split}-00000-of-00001.parquet")
+    result = import_oasst(sorted(tmp_path.glob("*.parquet")))
+    parts, stats = split_trees(result, ift=1, eft_heldout=1, seed=0)
+    assert _trees(parts)["eft_heldout"] == {"va0"} and stats["split"]["trees_by_oasst1_split"] == {"train": 3, "validation": 1}
+    with pytest.raises(UserError, match="cannot read parquet file"):
+        import_oasst(_write(tmp_path / "broken.parquet", [{"a": 1}]))
