@@ -34,8 +34,8 @@ rank: neither row, since the human order is unclear).
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict, deque
 import re
+from collections import Counter, defaultdict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
