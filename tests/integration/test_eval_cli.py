@@ -109,7 +109,8 @@ def test_eval_judge_on_a_model(tiny_model_dir: Path, tmp_path: Path, config_file
     judged = [json.loads(line) for line in Path(result["judgments"]).read_text().splitlines()]
     assert len(judged) == 9 and all(len(row["judgments"]) == 2 for row in judged)
     assert metrics["n_unparsed"] == sum(row["mean_score"] is None for row in judged)
-    assert "pairwise" in capsys.readouterr().out
+    header = capsys.readouterr().out.splitlines()[1]
+    assert header.split()[1:5] == ["pairwise", "untied", "ties", "½"]  # strict first, the papers' reading
     CALLS.clear()
     assert main(args) == 0 and read_json(tmp_path / "j.json")["results"][0]["judge"] == metrics
     assert CALLS == []  # finished judgments are reused; the model is never loaded

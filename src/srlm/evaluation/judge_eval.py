@@ -22,9 +22,10 @@ from srlm.records import JudgmentRow, RankedPrompt
 from srlm.runtime.rundir import RowLog, write_json
 
 # metrics key -> column header (short: the table must fit an 80-column terminal)
-# pairwise "strict" (a judge tie earns 0) is the papers' reading; "ties 1/2" the coin-flip one.
-COLUMNS = {"pairwise_accuracy_strict": "pw strict", "pairwise_accuracy_untied": "pw untied", "pairwise_accuracy_tie_half": "pw ties½",
-           "judge_tie_share": "ties",
+# "pairwise" is the strict value (a judge tie earns 0), the papers' reading; "untied" leaves
+# judge ties out, "ties ½" counts them half; "tied" is the share of pairs the judge tied.
+COLUMNS = {"pairwise_accuracy_strict": "pairwise", "pairwise_accuracy_untied": "untied", "pairwise_accuracy_tie_half": "ties ½",
+           "judge_tie_share": "tied",
            "exact_match": "exact", "five_best": "5-best", "spearman": "spearman", "kendall": "kendall",
            "parse_rate": "parsed", "share_top_score": "top score"}
 
