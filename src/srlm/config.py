@@ -39,15 +39,23 @@ class LoraConfig:
 
 
 @dataclass
+class OasstConfig:
+    ift: int = opt(3200, "IFT conversations `srlm import-oasst` puts in the IFT part: trees with a rank-0 first reply (SR 3.1: 3,200); 0 = none. Fewer available is reported, not hidden.")
+    eft_heldout: int = opt(531, "Held-out judge prompts `srlm import-oasst` sets aside first, trees with two or more ranked replies, from oasst1's validation split when the export carries it (SR 3.1: 531 evaluation examples); never filtered, never trained on.")
+    eft_train: int = opt(1630, "EFT training judgments `srlm build-eft` keeps, after the agreement filter and the down-sampling on the EFT-train trees (SR 3.1: 1,630); 0 = all kept.")
+
+
+@dataclass
 class DataConfig:
     ift: str = opt("builtin:ift_seed", "IFT seed (prompt/response JSONL). 'builtin:ift_seed' is the set shipped for the embedded model; SR used 3,200 oasst1 first-turn rank-0 conversations.")
     eft: str = opt("builtin:degraded", "EFT data (ranked or scored responses with judgments, JSONL), or 'builtin:degraded' to build graded judgments from the IFT seed by controlled degradation; SR used 1,630 oasst1 judgments.")
     eft_heldout: str = opt("", "Held-out EFT JSONL that measures the judge; empty = hold out `heldout_fraction` of the EFT data.")
-    heldout_fraction: float = opt(0.25, "Share of EFT prompts held out for judge evaluation when no eft_heldout file is given (SR: 541 of 2,171).")
+    heldout_fraction: float = opt(0.25, "Share of EFT prompts held out for judge evaluation when no eft_heldout file is given (SR: 531 of 2,161).")
     max_ift: int = opt(0, "Use at most this many IFT rows for SFT and few-shot prompts (0 = all).")
     max_eft: int = opt(0, "Use at most this many EFT training judgments for SFT (0 = all).")
     sft_ift: bool = opt(True, "Include the IFT rows in the SFT that makes M1 (SR: IFT + EFT); MR fine-tunes Llama-3-8B-Instruct on EFT only (false).")
     max_meta: int = opt(0, "Synthetic meta-judge SFT rows for M1 (method meta_rewarding only; 0 = none): a graded EFT response with its own judgment and a wrong one, target ending 'Winner: Judgment A|B'. MR starts from Llama-3-8B-Instruct, which can already meta-judge, so the paper configs use 0; the embedded model needs them to write a parsable verdict.")
+    oasst: OasstConfig = field(default_factory=OasstConfig, metadata={"help": "Sizes of the Open Assistant split (srlm import-oasst, srlm build-eft; docs/reproduce.md)."})
 
 
 @dataclass
@@ -414,6 +422,7 @@ def validate(config: Config) -> None:
         ("data.max_ift", config.data.max_ift >= 0, "must be >= 0 (0 = all)"),
         ("data.max_eft", config.data.max_eft >= 0, "must be >= 0 (0 = all)"),
         ("data.max_meta", config.data.max_meta >= 0, "must be >= 0 (0 = none)"),
+        *((f"data.oasst.{key}", getattr(config.data.oasst, key) >= 0, "must be >= 0") for key in ("ift", "eft_heldout", "eft_train")),
         ("eval.max_heldout", config.eval.max_heldout >= 0, "must be >= 0 (0 = all)"),
         ("eval.win_rate_prompts", config.eval.win_rate_prompts >= 0, "must be >= 0 (0 = off)"),
         ("eval.judge_samples", config.eval.judge_samples >= 1, "must be >= 1"),

@@ -19,10 +19,11 @@ INJECTION = 'Sure! <script>alert(1)</script></div><img src=x onerror="document.b
 
 def judge(pairwise: float, parse_rate: float, share_top: float) -> dict:
     return {
-        "pairwise_accuracy": pairwise, "exact_match": 0.25, "five_best": 0.5, "spearman": 0.41,
+        "pairwise_accuracy": pairwise + 0.01, "pairwise_accuracy_strict": pairwise, "pairwise_accuracy_tie_half": pairwise + 0.01, "pairwise_accuracy_untied": pairwise + 0.02,
+        "judge_tie_share": 0.02, "exact_match": 0.25, "five_best": 0.5, "spearman": 0.41,
         "kendall": 0.33, "parse_rate": parse_rate, "share_top_score": share_top,
         "mean_judge_score": 3.2, "n_responses": 40, "n_groups": 8,
-        "ci95": {"pairwise_accuracy": [round(pairwise - 0.1, 4), round(pairwise + 0.08, 4)], "spearman": [0.1, 0.7]},
+        "ci95": {"pairwise_accuracy_strict": [round(pairwise - 0.1, 4), round(pairwise + 0.08, 4)], "spearman": [0.1, 0.7]},
     }
 
 

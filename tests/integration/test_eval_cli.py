@@ -112,7 +112,8 @@ def test_eval_judge_on_a_model(tiny_model_dir: Path, tmp_path: Path, config_file
     judged = [json.loads(line) for line in Path(result["judgments"]).read_text().splitlines()]
     assert len(judged) == 9 and all(len(row["judgments"]) == 2 for row in judged)
     assert metrics["n_unparsed"] == sum(row["mean_score"] is None for row in judged)
-    assert "pairwise" in capsys.readouterr().out
+    header = capsys.readouterr().out.splitlines()[1]
+    assert header.split()[1:5] == ["pairwise", "untied", "ties", "½"]  # strict first, the papers' reading
     CALLS.clear()
     assert main(args) == 0 and read_json(tmp_path / "j.json")["results"][0]["judge"] == metrics
     assert CALLS == []  # finished judgments are reused; the model is never loaded
@@ -228,23 +229,15 @@ def test_alpaca_generate_and_winrate(tiny_model_dir: Path, tmp_path: Path, confi
         assert row["outcome"] == ("win" if a > b else "loss" if b > a else "tie")
 
 
-def test_import_oasst_then_build_eft(tiny_model_dir: Path, tmp_path: Path, config_file: Path) -> None:
-    assert main(["import-oasst", str(FIXTURES / "oasst_small.jsonl"), "--out-dir", "oasst"]) == 0
+def test_import_oasst_splits_the_small_fixture_without_overlap(tmp_path: Path) -> None:
+    """Before the split by tree, one of this fixture's two ranked prompts was also an IFT row."""
+    assert main(["import-oasst", str(FIXTURES / "oasst_small.jsonl"), "--out-dir", "oasst", "--ift", "1", "--eft-heldout", "1"]) == 0
     stats = read_json(tmp_path / "oasst" / "stats.json")
-    assert stats["ift_rows"] == len(load_ift(tmp_path / "oasst" / "ift.jsonl")) > 0
-    ranked = load_eft(tmp_path / "oasst" / "eft_ranked.jsonl")
-    assert stats["eft_ranked_prompts"] == len(ranked) > 0
-    assert main(["build-eft", "--ranked", "oasst/eft_ranked.jsonl", "--model", str(tiny_model_dir), "--out-train", "eft/train.jsonl",
-                 "--out-heldout", "eft/heldout.jsonl", "--heldout-fraction", "0.5", "--allow-judge-ties", "--config", str(config_file)]) == 0
-    built = read_json(tmp_path / "eft" / "train.stats.json")
-    assert built["input_prompts"] == len(ranked)
-    assert built["kept_prompts"] + sum(built["dropped_prompts"].values()) == len(ranked)
-    assert built["kept_prompts"] == built["train_prompts"] + built["heldout_prompts"] + built["downsampling"]["emptied_prompts"]
-    for name in ("train", "heldout"):
-        path = tmp_path / "eft" / f"{name}.jsonl"
-        rows = load_eft(path) if path.read_text().strip() else []
-        assert len(rows) == built[f"{name}_prompts"]
-        assert all("judgment" in r for row in rows for r in row["responses"])
+    ift = load_ift(tmp_path / "oasst" / "ift.jsonl")
+    train, heldout = (load_eft(tmp_path / "oasst" / f"{name}.jsonl") for name in ("eft_ranked_train", "eft_heldout"))
+    assert (len(ift), len(train), len(heldout)) == (1, 1, 1) == (stats["split"]["ift"]["got"], stats["split"]["eft_train_pool"]["got"], stats["split"]["eft_heldout"]["got"])
+    assert {r["prompt"] for r in heldout}.isdisjoint(r["prompt"] for r in ift + train)
+    assert stats["overlap"]["heldout_prompts_in_training"] == 0 and stats["ift_rows"] == 2 and stats["eft_ranked_prompts"] == 2
 
 
 def test_win_rate_hook_adds_to_eval_json(tiny_model_dir: Path, other_model: Path, tmp_path: Path) -> None:
@@ -283,6 +276,7 @@ def test_win_rate_hook_adds_to_eval_json(tiny_model_dir: Path, other_model: Path
         (["compare", "MODEL", "nope/dir", "--prompts", "none.jsonl", "--judge", "A"], "nope/dir"),
         (["compare", "MODEL", "MODEL", "--prompts", "p.jsonl", "--judge", "openai:x"], "openai:<model_name>@<base_url>"),
         (["build-eft", "--ranked", "r.jsonl", "--model", "MODEL", "--out-train", "a", "--out-heldout", "b", "--heldout-fraction", "1"], "--heldout-fraction"),
+        (["build-eft", "--ranked", "r.jsonl", "--model", "MODEL", "--out-train", "a", "--out-heldout", "b"], "--out-heldout and --heldout-fraction > 0 go together"),
         (["alpaca", "winrate", "none.json", "--judge", "MODEL"], "none.json: file not found"),
     ],
 )

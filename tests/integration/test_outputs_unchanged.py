@@ -33,10 +33,10 @@ RUNS: dict[str, tuple[str, ...]] = {
 
 EXPECTED: dict[str, dict[str, str]] = {
     "meta_rewarding": {
-        "M1/eval.json": "a47583ef428fc54235ad7a55c029c76859eb8ede2e89e23ba18a76c5d054cfe2",
-        "M2/eval.json": "8f9adf1a2d6622649be56ddc4be8b9a37d2d28c70021b18613bdac22788945e0",
-        "M3/eval.json": "1d848a503e8c0c67e745d41ad26ee258081647755ea99d72c92f59a723ed2fe0",
-        "data/stats.json": "b2111d0f0686818d9c36341a17a059a1d35bf859f988f014b22b545b148a4bc1",
+        "M1/eval.json": "e6d973b8093c4501c74b386a577176928644d109bd88796ecd4dc7a30d3912cd",
+        "M2/eval.json": "391c205f77e5b98682b0799636ac51703ef1e71d91e68a4ad1071e1e24fc56fb",
+        "M3/eval.json": "6deffc07aa3b08fc86989011c57e6724249bce33c5f33a21d51112e66c414661",
+        "data/stats.json": "51da12b7a338c2cbbe99f703b60683c778f6b2f52d233ba3cec6838facfe02b2",
         "iter1/candidates.jsonl": "f09d23017bedfd176750483c124fbdb719e099fcc12a5611d85f69a698af5305",
         "iter1/judge_pairs.jsonl": "0737191cee25282d4038cf18758876520156944d7d289bcee9a36a195f9a8127",
         "iter1/judgments.jsonl": "8460bc02d0efabc008f2fecca236598e3473de6029a9fc7016cd1bec21250187",
@@ -53,10 +53,10 @@ EXPECTED: dict[str, dict[str, str]] = {
         "iter2/stats.json": "ddb89fa0ae8717805a3691e8f82a3ea4e2a7796d61eb1a58ba0b9d1be40f8621"
     },
     "self_rewarding": {
-        "M1/eval.json": "a47583ef428fc54235ad7a55c029c76859eb8ede2e89e23ba18a76c5d054cfe2",
-        "M2/eval.json": "ee2de728dbf44dd224e0a348696050d57c2581fa8eb61fb14a694d3710853eb9",
-        "M3/eval.json": "bde22bc259a06c2bf1c47bba3092ccc73803a440cfca01b537ce00764e48fcbd",
-        "data/stats.json": "b2111d0f0686818d9c36341a17a059a1d35bf859f988f014b22b545b148a4bc1",
+        "M1/eval.json": "e6d973b8093c4501c74b386a577176928644d109bd88796ecd4dc7a30d3912cd",
+        "M2/eval.json": "d3c9c98671a1e9fe44f7036210f0d47404e7bbc70bf2227e03d012df16fe4652",
+        "M3/eval.json": "8274160d1c3fb7c6aebc9c33f95c580d7a0240209786317c76d2787f0b91952f",
+        "data/stats.json": "51da12b7a338c2cbbe99f703b60683c778f6b2f52d233ba3cec6838facfe02b2",
         "iter1/candidates.jsonl": "d2b1348a091c1fb661c693d6e42e0b2cc972cdf6fcea7df232dd9469ff18bb50",
         "iter1/judgments.jsonl": "65f63ea1f2529a090269f2a19655e8674f26a95af9f36f08383a7419564076b8",
         "iter1/pairs.jsonl": "807afa5f2d1145d80eb26cc2282e5b4b2efcc2eb49c7200747a8c51e27cdff54",
@@ -69,10 +69,10 @@ EXPECTED: dict[str, dict[str, str]] = {
         "iter2/stats.json": "066c738e04f74dbcfbf02b81aa44e0a79104b048a95ffaed48559b0c04fa1264"
     },
     "self_rewarding_expected": {
-        "M1/eval.json": "539914d9dcbe75f31cefcbba0d48902c16dd809d54fb923979944a61562537d5",
-        "M2/eval.json": "b0844af28382975c4fd190d4637f91d91224da7cb4524acdf2bc83c41dd632ef",
-        "M3/eval.json": "e9f1a2d7851030d73fb4c2234add9dd806a41a49febec3a4234098ae58efdfbf",
-        "data/stats.json": "b2111d0f0686818d9c36341a17a059a1d35bf859f988f014b22b545b148a4bc1",
+        "M1/eval.json": "b454f672d073e266ff68a895dc525571f9552728af16c46c049f1a5cac15e51b",
+        "M2/eval.json": "467d3223a347d17772671a92b0cd0ee823a8a7151eb02c978b75d20cf77c077e",
+        "M3/eval.json": "c8a55833f10a48ed663f18ab8ca7abe6c332f954982cfca4d937c033a7beed52",
+        "data/stats.json": "51da12b7a338c2cbbe99f703b60683c778f6b2f52d233ba3cec6838facfe02b2",
         "iter1/candidates.jsonl": "d2b1348a091c1fb661c693d6e42e0b2cc972cdf6fcea7df232dd9469ff18bb50",
         "iter1/judgments.jsonl": "b757aa75f1f0f83c4c80561181c552c66f92d85ba629dcb2634afe21b1174ab7",
         "iter1/pairs.jsonl": "6ac1f9af6e609707a74079d8f67b6eaf102b13462234c9ad80b590563f5de868",

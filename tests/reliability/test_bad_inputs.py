@@ -99,6 +99,13 @@ def test_bad_input(case: dict, request: pytest.FixtureRequest, counts: dict, cap
         _check_parsed(case, parse_verdict(path.read_text(encoding="utf-8")))
     elif kind == "judged_response":
         _check_judged_response(case, path.read_text(encoding="utf-8"), request.getfixturevalue("tmp_path"))
+    elif kind == "oasst":
+        from srlm.cli import main
+
+        out = request.getfixturevalue("tmp_path") / "oasst"
+        code = main(["import-oasst", str(path), "--out-dir", str(out), "--ift", "1", "--eft-heldout", "1", *case.get("args", [])])
+        _check_command(case, code, capsys.readouterr().err)
+        assert not out.exists() or not any(out.iterdir())  # refused: nothing written, not an empty file
     else:
         raise AssertionError(f"unknown kind {kind!r} in manifest.json")
 

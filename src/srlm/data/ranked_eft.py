@@ -1,18 +1,22 @@
 """Judge-training (EFT) data from human rankings: the paper's recipe (Yuan et al. 2024, 3.1).
 
-Given prompts with several human-ranked responses (e.g. from ``srlm import-oasst``):
+Given prompts with several human-ranked responses (e.g. the EFT-train part that
+``srlm import-oasst`` wrote, already split by tree from the held-out part):
 
-1. the model (the SFT baseline in the paper) writes one judgment per response with the
+1. a held-out part, when asked for, is split off first, by prompt, seeded: it is never
+   judged, filtered or down-sampled here, so it cannot be pre-selected by the judge it will
+   measure (SR's SFT baseline scores 65.1 % pairwise on its evaluation set, Table 4: that set
+   was not filtered for agreement);
+2. the model (the SFT baseline in the paper) writes one judgment per train response with the
    additive 5-point prompt;
-2. a prompt is kept only when every judgment parsed and the judge's score order agrees with
-   the human ranking (strictly by default: the judge must separate what people separated, and
-   tie only where they tie; ``allow_ties`` accepts judge ties on human-ordered pairs);
-3. kept prompts are split into train and held-out parts by prompt;
-4. in the train part the most common score is down-sampled to the count of the second most
-   common (the paper's judge mostly said 4), so the judge does not learn one answer.
+3. a train prompt is kept only when every judgment parsed and the judge's score order agrees
+   with the human ranking (strictly by default: the judge must separate what people separated,
+   and tie only where they tie; ``allow_ties`` accepts judge ties on human-ordered pairs);
+4. the most common score is down-sampled to the count of the second most common (the paper's
+   judge mostly said 4), so the judge does not learn one answer;
+5. at most ``max_train`` judgments are kept (SR: 1,630), whole prompts in a seeded order and
+   the last one cut; fewer than asked is reported in ``warnings``.
 
-Down-sampling is applied to the train part only: it balances the *training* labels, while the
-held-out part measures ranking and must keep every ranked response of its prompts.
 Every drop is counted in the stats.
 """
 
@@ -126,28 +130,55 @@ def filter_agreeing(rows: list[dict], judged: dict[str, dict], allow_ties: bool 
 
 
 def build(rows: list[dict], judge: JudgeContext, log_path: Path, heldout_fraction: float, seed: int,
-          temperature: float = 0.0, allow_ties: bool = False) -> tuple[list[dict], list[dict], dict]:
-    """(train, held-out, stats) from ranked rows, following the module's four steps."""
-    judged = judge_responses(judge, rows, log_path, temperature)
-    kept, dropped = filter_agreeing(rows, judged, allow_ties)
-    train, heldout = split_heldout(kept, heldout_fraction, seed)
-    train, balance = downsample_top_score(train, seed)
+          temperature: float = 0.0, allow_ties: bool = False, max_train: int = 0) -> tuple[list[dict], list[dict], dict]:
+    """(train, held-out, stats) from ranked rows, following the module's five steps."""
+    pool, heldout = split_heldout(rows, heldout_fraction, seed)
+    judged = judge_responses(judge, pool, log_path, temperature)
+    kept, dropped = filter_agreeing(pool, judged, allow_ties)
+    balanced, balance = downsample_top_score(kept, seed)
+    train = cap_judgments(balanced, max_train, seed)
+    got = sum(len(r["responses"]) for r in train)
     stats = {
         "input_prompts": len(rows),
         "input_responses": sum(len(r["responses"]) for r in rows),
-        "dropped_prompts": dict(sorted(dropped.items())),
-        "kept_prompts": len(kept),
-        "agreement_rate": round(len(kept) / max(1, len(rows) - dropped["fewer_than_2_responses"]), 4),
-        "score_histogram_kept": score_histogram(kept),
         "heldout_prompts": len(heldout),
         "heldout_responses": sum(len(r["responses"]) for r in heldout),
+        "heldout_filtered": False,  # split off before any judging: never filtered for agreement
+        "judged_prompts": len(pool),
+        "dropped_prompts": dict(sorted(dropped.items())),
+        "kept_prompts": len(kept),
+        "agreement_rate": round(len(kept) / max(1, len(pool) - dropped["fewer_than_2_responses"]), 4),
+        "score_histogram_kept": score_histogram(kept),
         "downsampling": balance,
+        "cap": {"asked": max_train, "before": sum(len(r["responses"]) for r in balanced), "got": got},
         "train_prompts": len(train),
-        "train_judgments": sum(len(r["responses"]) for r in train),
+        "train_judgments": got,
         "score_histogram_train": score_histogram(train),
+        "warnings": [f"train judgments: {got} of {max_train} asked"] if got < max_train else [],
         "allow_judge_ties": allow_ties,
         "judge_temperature": temperature,
         "heldout_fraction": heldout_fraction,
         "seed": seed,
     }
     return train, heldout, stats
+
+
+def cap_judgments(rows: list[dict], limit: int, seed: int) -> list[dict]:
+    """At most ``limit`` judgments (0 = all): whole prompts in a seeded order, the last one cut.
+
+    >>> rows = [{"id": str(i), "responses": [{"judge_score": 4}] * 3} for i in range(3)]
+    >>> [len(r["responses"]) for r in cap_judgments(rows, 7, seed=0)], len(cap_judgments(rows, 0, 0))
+    ([3, 1, 3], 3)
+    """
+    if not limit or sum(len(r["responses"]) for r in rows) <= limit:
+        return rows
+    order = sorted(range(len(rows)), key=lambda i: rows[i]["id"])
+    random.Random(seed).shuffle(order)
+    keep: dict[int, int] = {}
+    left = limit
+    for i in order:
+        if left <= 0:
+            break
+        keep[i] = min(left, len(rows[i]["responses"]))
+        left -= keep[i]
+    return [{**row, "responses": row["responses"][: keep[i]]} for i, row in enumerate(rows) if i in keep]

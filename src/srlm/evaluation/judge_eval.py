@@ -15,15 +15,19 @@ from srlm.config import Config
 from srlm.data.seed import load_eft
 from srlm.errors import UserError
 from srlm.evaluation.judges import ModelRef, file_digest, is_run_dir, model_context, resolve, run_models, work_file
-from srlm.evaluation.metrics import Group, bootstrap_intervals, reward_model_metrics
+from srlm.evaluation.metrics import DEFINITIONS, Group, bootstrap_intervals, reward_model_metrics
 from srlm.evaluation.text_table import table
 from srlm.judging.judge import JudgeContext, judge_items, response_items, text_mean
 from srlm.records import JudgmentRow, RankedPrompt
 from srlm.runtime.rundir import RowLog, write_json
 
 # metrics key -> column header (short: the table must fit an 80-column terminal)
-COLUMNS = {"pairwise_accuracy": "pairwise", "exact_match": "exact", "five_best": "5-best", "spearman": "spearman",
-           "kendall": "kendall", "parse_rate": "parsed", "share_top_score": "top score"}
+# "pairwise" is the strict value (a judge tie earns 0), the papers' reading; "untied" leaves
+# judge ties out, "ties ½" counts them half; "tied" is the share of pairs the judge tied.
+COLUMNS = {"pairwise_accuracy_strict": "pairwise", "pairwise_accuracy_untied": "untied", "pairwise_accuracy_tie_half": "ties ½",
+           "judge_tie_share": "tied",
+           "exact_match": "exact", "five_best": "5-best", "spearman": "spearman", "kendall": "kendall",
+           "parse_rate": "parsed", "share_top_score": "top score"}
 
 
 def groups_from(heldout: Sequence[RankedPrompt], judged: dict[str, JudgmentRow], score: Callable[[JudgmentRow], float | None] = lambda row: row["mean_score"]) -> list[Group]:
@@ -50,7 +54,7 @@ def judge_metrics(ctx: JudgeContext, heldout: Sequence[RankedPrompt], log_path: 
     if ctx.config.judge.scoring == "expected":  # the written digits too, to compare the two
         text_groups = groups_from(heldout, judged, text_mean)  # type: ignore[arg-type]
         metrics["text_scoring"] = {**reward_model_metrics(text_groups), "ci95": bootstrap_intervals(text_groups)}
-    return metrics
+    return metrics | {"definitions": DEFINITIONS}
 
 
 def targets(spec: str, every: bool = False) -> list[ModelRef]:
@@ -94,7 +98,7 @@ def evaluate_judges(models: list[ModelRef], data: Path, config: Config, out: Pat
 
 def print_table(report: dict) -> None:
     """One row per model, one column per metric."""
-    rows = [[r["model"], *(_fmt(r["judge"][key]) for key in COLUMNS), str(r["judge"]["n_groups"])] for r in report["results"]]
+    rows = [[r["model"], *(_fmt(r["judge"].get(key)) for key in COLUMNS), str(r["judge"]["n_groups"])] for r in report["results"]]
     title = f"judge metrics on {report['data']} ({report['heldout_prompts']} prompts)"
     print(table(["model", *COLUMNS.values(), "groups"], rows, title))
 

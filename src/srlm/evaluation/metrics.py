@@ -15,8 +15,14 @@ Choices, made once for every metric:
   (``n_pairs_unparsed``); exact match skips groups with one (``n_groups_unparsed``); the
   correlations use the group's parsed responses only. ``parse_rate`` reports how many parsed.
 * Pairs of responses that people rated equal carry no order and are skipped (counted).
-* Pairwise accuracy gives a judge tie on a pair that people ordered ``tie_credit`` = 0.5: the
-  judge is no better than a coin flip there. Pass 0 for the strict version.
+* Pairwise accuracy comes in two readings, both reported (docs/evaluation.md): *strict*, a judge
+  tie on a pair that people ordered earns nothing (``pairwise_accuracy_strict``, the papers'
+  reading: SR section 3.3 counts "how many times the order ... agrees"); and *tie-half*, such a
+  tie earns ``tie_credit`` = 0.5, a coin flip (``pairwise_accuracy``, kept under its old name,
+  and ``pairwise_accuracy_tie_half``). ``pairwise_accuracy_untied`` leaves judge ties out
+  altogether; ``judge_tie_share`` says how far apart the readings can be. Compare with a
+  paper's figure through the strict value (docs/evaluation.md says why the untied one is
+  reported beside it).
 * Exact match requires the judge's weak order to equal the human one: for every pair the judge
   must prefer the same response, or tie exactly where people tie.
 * Spearman and Kendall (tau-b), with ties handled as ``scipy.stats`` handles them, are by
@@ -232,7 +238,8 @@ def kendall(groups: Iterable[GroupLike], pooling: Pooling = "per_group") -> floa
 def bootstrap_intervals(
     groups: Iterable[GroupLike], draws: int = 2000, seed: int = 0, tie_credit: float = 0.5,
 ) -> dict[str, list[float] | None]:
-    """95 % percentile-bootstrap intervals of pairwise accuracy and Spearman, prompts resampled.
+    """95 % percentile-bootstrap intervals of pairwise accuracy (with ``tie_credit``, and strict)
+    and Spearman, prompts resampled.
 
     Each group's contribution is computed once (its pairwise credit and pair count, its
     Spearman), so a resample only re-adds them: the same numbers as recomputing the metrics
@@ -246,22 +253,24 @@ def bootstrap_intervals(
     pair_stats = [_pairwise([g], tie_credit)[1] for g in groups]
     compared = np.array([c["agree"] + c["disagree"] + c["judge_tie"] for c in pair_stats], dtype=float)
     credit = np.array([c["agree"] + tie_credit * c["judge_tie"] for c in pair_stats], dtype=float)
+    agree = np.array([c["agree"] for c in pair_stats], dtype=float)
     rho = np.array([_correlation([g], "spearman", "per_group")[0] for g in groups], dtype=object)
     has_rho = np.array([r is not None for r in rho])
     rho_values = np.array([r if r is not None else 0.0 for r in rho], dtype=float)
     rng = np.random.default_rng(seed)
-    pairwise, spearman_draws = [], []
+    pairwise, strict, spearman_draws = [], [], []
     for _ in range(draws):
         pick = rng.integers(0, len(groups), len(groups)) if groups else np.array([], dtype=int)
         if compared[pick].sum():
             pairwise.append(credit[pick].sum() / compared[pick].sum())
+            strict.append(agree[pick].sum() / compared[pick].sum())
         if has_rho[pick].any():
             spearman_draws.append(rho_values[pick][has_rho[pick]].mean())
 
     def interval(values: list[float]) -> list[float] | None:
         return [round(float(np.percentile(values, 2.5)), 4), round(float(np.percentile(values, 97.5)), 4)] if values else None
 
-    return {"pairwise_accuracy": interval(pairwise), "spearman": interval(spearman_draws)}
+    return {"pairwise_accuracy": interval(pairwise), "pairwise_accuracy_strict": interval(strict), "spearman": interval(spearman_draws)}
 
 
 def reward_model_metrics(
@@ -273,12 +282,19 @@ def reward_model_metrics(
     responses = [s for g in groups for s in g.judge]
     parsed = [s for s in responses if s is not None]
     pairwise, pair_counts = _pairwise(groups, tie_credit)
+    strict, half = _pairwise(groups, 0.0)[0], _pairwise(groups, 0.5)[0]
+    compared = pair_counts["agree"] + pair_counts["disagree"] + pair_counts["judge_tie"]
+    ordered = pair_counts["agree"] + pair_counts["disagree"]
     exact, exact_counts = _exact(groups)
     best, n_top = _five_best(groups, top)
     rho, rho_counts = _correlation(groups, "spearman", pooling)
     tau, _ = _correlation(groups, "kendall", pooling)
     return {
-        "pairwise_accuracy": pairwise,
+        "pairwise_accuracy": pairwise,  # with tie_credit (0.5 by default): the name older files use
+        "pairwise_accuracy_strict": strict,  # judge ties earn nothing: the papers' reading
+        "pairwise_accuracy_tie_half": half,
+        "pairwise_accuracy_untied": pair_counts["agree"] / ordered if ordered else None,  # judge ties left out
+        "judge_tie_share": pair_counts["judge_tie"] / compared if compared else None,
         "exact_match": exact,
         "five_best": best,
         "spearman": rho,
@@ -291,11 +307,28 @@ def reward_model_metrics(
         "n_responses": len(responses),
         "n_unparsed": len(responses) - len(parsed),
         "n_top_score": n_top,
-        "n_pairs": pair_counts["agree"] + pair_counts["disagree"] + pair_counts["judge_tie"],
+        "n_pairs": compared,
         **{f"n_{key}": value for key, value in pair_counts.items()},
         **{f"n_{key}": value for key, value in exact_counts.items()},
         **{f"n_{key}": value for key, value in rho_counts.items()},
     }
+
+
+# What each reward-model number means and where it comes from; written into every eval.json
+# beside the numbers (docs/evaluation.md has the long form).
+DEFINITIONS = {
+    "pairwise_accuracy_strict": "share of human-ordered response pairs the judge orders the same way; a judge tie earns 0 "
+                                "(SR section 3.3 and Table 4: compare paper figures with this one)",
+    "pairwise_accuracy_tie_half": "the same share with a judge tie earning 1/2 (a coin flip); not the papers' reading",
+    "pairwise_accuracy_untied": "the same share over the pairs the judge did not tie (judge ties left out): the other reading "
+                                "SR Table 4's numbers allow (docs/evaluation.md)",
+    "pairwise_accuracy": "pairwise accuracy with the tie credit asked for (default 1/2, = pairwise_accuracy_tie_half); kept for older readers",
+    "judge_tie_share": "share of human-ordered pairs the judge tied: the gap between the two pairwise readings",
+    "exact_match": "share of prompts whose judge ordering equals the human ordering, ties included (SR section 3.3, Table 4)",
+    "five_best": "of the responses the judge scored 5 (mean of its samples), the share people ranked best in their prompt (SR section 3.3, Table 4)",
+    "spearman": "Spearman rho of judge score with human quality, per prompt, averaged over prompts (SR Table 4; per prompt is srlm's choice)",
+    "kendall": "Kendall tau-b, per prompt, averaged over prompts (SR Table 4; per prompt is srlm's choice)",
+}
 
 
 def head_to_head(

@@ -16,7 +16,15 @@ from srlm.report import plots
 from srlm.report.files import RunFiles, fmt, num, section
 from srlm.report.render import Plot, Table, Text, missing
 
-JUDGE_METRICS = ("pairwise_accuracy", "exact_match", "five_best", "spearman", "kendall", "parse_rate", "share_top_score")
+# Strict pairwise (a judge tie earns 0) first: the papers' reading, the one to set beside SR
+# Table 4; the tie-half reading and the tie share beside it (docs/evaluation.md). Files written
+# before the strict value existed hold the tie-half value under ``pairwise_accuracy`` alone.
+JUDGE_METRICS = ("pairwise_accuracy_strict", "pairwise_accuracy_untied", "pairwise_accuracy_tie_half", "judge_tie_share", "pairwise_accuracy",
+                 "exact_match", "five_best", "spearman", "kendall", "parse_rate", "share_top_score")
+PAPER_NOTE = ("pairwise_accuracy_strict counts a judge tie as wrong, the papers' reading (SR section 3.3): compare it, not the "
+              "tie-half value, with SR Table 4 (70B: 65.1 % for the SFT baseline, 78.7 / 80.4 / 81.7 % for M1 / M2 / M3; exact "
+              "match 13.1 % for M1), with pairwise_accuracy_untied (judge ties left out) beside it, since SR does not state its "
+              "tie rule (docs/evaluation.md). judge_tie_share is the share of human-ordered pairs the judge tied.")
 SCALE_KEYS = ("mean_judge_score",)  # numbers on the judge's 0-5 scale, never drawn with the shares
 
 
@@ -26,25 +34,33 @@ def judge_dicts(run: RunFiles) -> dict[int, dict]:
 
 
 def metric_keys(judged: list[dict]) -> list[str]:
-    """Known metrics present, then any other key whose numeric values all lie in [-1, 1]."""
+    """Known metrics present, then any other key whose numeric values all lie in [-1, 1];
+    ``pairwise_accuracy`` only where no ``pairwise_accuracy_tie_half`` names the same value."""
     keys = [k for k in JUDGE_METRICS if any(k in m for m in judged)]
+    if "pairwise_accuracy_tie_half" in keys and "pairwise_accuracy" in keys:
+        keys.remove("pairwise_accuracy")
     for m in judged:
         for key in m:
             values = [num(d.get(key)) for d in judged if num(d.get(key)) is not None]
-            if key not in keys and not key.startswith("n_") and key not in SCALE_KEYS and values and all(-1 <= v <= 1 for v in values):
+            if key not in keys and key != "pairwise_accuracy" and not key.startswith("n_") and key not in SCALE_KEYS and values and all(-1 <= v <= 1 for v in values):
                 keys.append(key)
     return keys
 
 
 def other_keys(judged: list[dict], shown: list[str]) -> list[str]:
     """Numeric keys that are neither drawn metrics nor ``n_*`` counts (e.g. the mean judge score)."""
-    keys = dict.fromkeys(k for m in judged for k, v in m.items() if num(v) is not None and not k.startswith("n_") and k not in shown)
+    twin = "pairwise_accuracy_tie_half" in shown  # then "pairwise_accuracy" holds the same value
+    keys = dict.fromkeys(k for m in judged for k, v in m.items()
+                         if num(v) is not None and not k.startswith("n_") and k not in shown and not (twin and k == "pairwise_accuracy"))
     return list(keys)
 
 
 def interval(metrics: dict, key: str) -> tuple[float, float] | None:
     """The stored 95 % interval of ``key`` (``ci95[key]`` or ``<key>_ci``), if it is two numbers."""
-    value = section(metrics, "ci95").get(key, metrics.get(f"{key}_ci"))
+    stored = section(metrics, "ci95")
+    if key == "pairwise_accuracy_tie_half" and key not in stored:
+        key = "pairwise_accuracy"  # the evaluation stores the tie-half interval under the old name
+    value = stored.get(key, metrics.get(f"{key}_ci"))
     if isinstance(value, list) and len(value) == 2 and all(num(v) is not None for v in value):
         return float(value[0]), float(value[1])
     return None
@@ -97,7 +113,7 @@ def judge_metrics(run: RunFiles) -> list:
     if not judged:
         return missing("no M*/eval.json with judge metrics yet")
     digit, label = scoring_label(run, next(iter(judged.values())))
-    blocks: list = [Text(f"Scores: the {label}. Cells: value [95 % bootstrap interval] where eval.json stores one.")]
+    blocks: list = [Text(f"Scores: the {label}. Cells: value [95 % bootstrap interval] where eval.json stores one."), Text(PAPER_NOTE)]
     blocks += metrics_blocks(judged, "judge_metrics", f"Judge metrics by model (held-out EFT; {digit})", digit)
     nested = dict.fromkeys(k for m in judged.values() for k, v in m.items() if isinstance(v, dict) and k != "ci95" and v)
     for name in nested:

@@ -1,7 +1,8 @@
 """Evaluation of M(t) after it is made: ``M<t>/eval.json`` (SR section 3.3, Table 4; 3.2).
 
 1. M(t) as a judge on the run's held-out EFT prompts (``evaluation.judge_eval.judge_metrics``):
-   pairwise accuracy, exact match, 5-best %, Spearman, Kendall, parse rate. The judgments are
+   pairwise accuracy (strict, the papers' reading, and with ties counted half), the judge-tie
+   share, exact match, 5-best %, Spearman, Kendall, parse rate, and each one's definition. The judgments are
    kept in ``M<t>/eval_judgments.jsonl`` (resumable), so every number traces to model text.
 2. For t >= 2 with ``eval.win_rate_prompts`` > 0: M(t) against the frozen M1 head to head
    (``evaluation.win_rate``), added to the same file.
@@ -39,7 +40,9 @@ def judge_eval(ctx: StageContext, seeds: SeedBundle) -> dict:
     result = {"model": f"M{t}", "judge": metrics, "heldout_prompts": len(heldout), "judge_samples": cfg.judge_samples, "judge_temperature": cfg.judge_temperature}
     if distributed.is_main():
         write_json(ctx.run.eval(t), result)
-    log.info("M%d judge: pairwise=%s spearman=%s parse_rate=%s", t, _fmt(metrics["pairwise_accuracy"]), _fmt(metrics["spearman"]), _fmt(metrics["parse_rate"]))
+    log.info("M%d judge: pairwise strict=%s (untied %s, ties 1/2 %s, judge ties %s) spearman=%s parse_rate=%s", t, _fmt(metrics["pairwise_accuracy_strict"]),
+             _fmt(metrics["pairwise_accuracy_untied"]), _fmt(metrics["pairwise_accuracy_tie_half"]), _fmt(metrics["judge_tie_share"]),
+             _fmt(metrics["spearman"]), _fmt(metrics["parse_rate"]))
     return result
 
 

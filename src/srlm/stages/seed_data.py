@@ -7,7 +7,10 @@ meta-judgments when a Meta-Rewarding run sets ``data.max_meta``) and ``stats.jso
 
 from __future__ import annotations
 
+import logging
+
 from srlm.config import Config
+from srlm.data.disjoint import overlap
 from srlm.data.eft_builder import build_eft, judge_sft_rows, split_heldout
 from srlm.data.meta_builder import build_meta, unusable_responses
 from srlm.data.seed import load_eft, load_ift
@@ -17,6 +20,8 @@ from srlm.records import SeedBundle
 from srlm.runtime.rundir import RunDir, read_rows, write_json, write_rows
 
 BUILTIN_DEGRADED = "builtin:degraded"
+
+log = logging.getLogger("srlm")
 
 
 def run(config: Config, run: RunDir) -> SeedBundle:
@@ -46,8 +51,20 @@ def run(config: Config, run: RunDir) -> SeedBundle:
         "eft_judgments_for_sft": len(judge_rows), "meta_judgments_for_sft": len(meta_rows), "sft_rows": len(sft),
         **({"meta_unusable_responses": unusable_responses(eft_train)} if meta_rows else {}),
         "sources": {"ift": cfg.ift, "eft": cfg.eft, "eft_heldout": cfg.eft_heldout or f"{cfg.heldout_fraction:.0%} of eft"},
+        "overlap": _overlap(ift, eft_train, eft_heldout),
     })
     return files
+
+
+def _overlap(ift: list[dict], eft_train: list[dict], eft_heldout: list[dict]) -> dict:
+    """Held-out judge prompts found among the prompts M1 is trained on (IFT, also the few-shot
+    pool, and EFT-train, the source of the judge and meta-judge SFT rows): measured, should be 0."""
+    found = overlap(eft_heldout, {"ift": ift, "eft_train": eft_train})
+    if found["heldout_prompts_in_training"] or found["heldout_trees_in_training"]:
+        log.warning("%d of %d held-out judge prompts (%d trees) are also training prompts: the judge metrics are not "
+                    "on unseen data (data/stats.json 'overlap'); build the files with srlm import-oasst (docs/reproduce.md)",
+                    found["heldout_prompts_in_training"], len(eft_heldout), found["heldout_trees_in_training"])
+    return found
 
 
 def check_sources(config: Config) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -9,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from srlm.config import load_config
-from srlm.data.eft_builder import judge_sft_rows
+from srlm.data.eft_builder import judge_sft_rows, split_heldout
 from srlm.data.ranked_eft import build, downsample_top_score, human_quality, order_agrees, score_histogram
 from srlm.evaluation.judges import EvalContext
 from srlm.judging.templates import load_template
@@ -88,24 +89,50 @@ def _ranked(texts: list[str], i: int) -> dict:
     return {"id": f"q{i}", "prompt": f"question {i}", "responses": [{"text": t, "rank": k} for k, t in enumerate(texts)]}
 
 
-def test_build_keeps_agreeing_prompts_splits_and_counts(tmp_path: Path) -> None:
+def test_build_keeps_agreeing_prompts_and_counts(tmp_path: Path) -> None:
     rows = [_ranked(["good a", "ok b", "bad c"], i) for i in range(6)]  # agree
     rows += [_ranked(["bad a", "good b"], 10), _ranked(["ok a", "ok b"], 11)]  # reversed; judge tie
     rows += [_ranked(["good a", "?? b"], 12), _ranked(["good a"], 13)]  # unparsed; single response
     judge = EvalContext(load_config(None, ["backend.batch_size=4"]), "fake", RankJudge)
-    train, heldout, stats = build(rows, judge, tmp_path / "j.jsonl", heldout_fraction=0.34, seed=0)
+    train, heldout, stats = build(rows, judge, tmp_path / "j.jsonl", heldout_fraction=0.0, seed=0)
+    assert heldout == [] and stats["judged_prompts"] == len(rows) == stats["input_prompts"]
     assert stats["dropped_prompts"] == {"fewer_than_2_responses": 1, "order_disagrees": 2, "unparsed_judgment": 1}
-    assert stats["kept_prompts"] == 6 and stats["heldout_prompts"] == 2 and stats["train_prompts"] == 4
-    assert {r["id"] for r in train} | {r["id"] for r in heldout} == {f"q{i}" for i in range(6)}
-    assert all(len(r["responses"]) == 3 for r in heldout)  # held-out groups stay whole
+    assert stats["kept_prompts"] == 6 == stats["train_prompts"]
+    assert {r["id"] for r in train} == {f"q{i}" for i in range(6)}
     assert stats["downsampling"]["dropped_judgments"] == 0  # 5, 3, 1 equally common
-    assert stats["input_prompts"] == len(rows)
     response = train[0]["responses"][0]
     assert response["judgment"].endswith("Score: 5") and response["judge_score"] == 5.0 and response["rank"] == 0
     sft = judge_sft_rows(train, load_template("additive_5pt"))
-    assert len(sft) == stats["train_judgments"] == 12
+    assert len(sft) == stats["train_judgments"] == 18
     tied, _, tie_stats = build(rows, judge, tmp_path / "k.jsonl", 0.0, 0, allow_ties=True)
     assert tie_stats["dropped_prompts"]["order_disagrees"] == 1 and tie_stats["kept_prompts"] == 7
     balance = tie_stats["downsampling"]  # the tied prompt adds two 3s: 3 is now the most common
     assert (balance["score"], balance["from"], balance["to"]) == ("3", 8, 6)
     assert len(tied) == 7 - balance["emptied_prompts"]
+
+
+def test_heldout_part_is_split_off_before_the_agreement_filter(tmp_path: Path) -> None:
+    """The held-out judge set is chosen before any judging: the judge never sees it, and prompts
+    whose order it gets wrong stay in it (SR's SFT baseline scores 65.1 % there, Table 4)."""
+    rows = [_ranked(["good a", "ok b", "bad c"], i) for i in range(6)]
+    rows += [_ranked(["bad a", "good b"], i) for i in range(10, 16)]  # the judge's order is reversed
+    judge = EvalContext(load_config(None, ["backend.batch_size=4"]), "fake", RankJudge)
+    train, heldout, stats = build(rows, judge, tmp_path / "j.jsonl", heldout_fraction=0.5, seed=0)
+    assert [r["id"] for r in heldout] == [r["id"] for r in split_heldout(rows, 0.5, 0)[1]]  # the split of every row
+    assert any(r["responses"][0]["text"].startswith("bad") for r in heldout)  # disagreeing prompts are not filtered out
+    assert all("judgment" not in r for row in heldout for r in row["responses"])  # ... nor judged
+    judged = {json.loads(line)["id"].rsplit("-r", 1)[0] for line in (tmp_path / "j.jsonl").read_text().splitlines()}
+    assert judged.isdisjoint(r["id"] for r in heldout)  # the judge never read a held-out response
+    assert not {r["id"] for r in train} & {r["id"] for r in heldout}
+    assert stats["heldout_prompts"] == 6 and stats["judged_prompts"] == 6 and stats["heldout_filtered"] is False
+    assert stats["dropped_prompts"].get("order_disagrees", 0) == sum(r["responses"][0]["text"].startswith("bad") for r in split_heldout(rows, 0.5, 0)[0])
+
+
+def test_train_judgments_capped_and_a_shortfall_reported(tmp_path: Path) -> None:
+    rows = [_ranked(["good a", "ok b", "bad c"], i) for i in range(4)]
+    judge = EvalContext(load_config(None, ["backend.batch_size=4"]), "fake", RankJudge)
+    train, _, stats = build(rows, judge, tmp_path / "j.jsonl", 0.0, 0, max_train=7)
+    assert sum(len(r["responses"]) for r in train) == 7 == stats["cap"]["got"] and stats["cap"]["before"] == 12
+    assert stats["warnings"] == []
+    _, _, short = build(rows, judge, tmp_path / "j.jsonl", 0.0, 0, max_train=1630)
+    assert short["train_judgments"] == 12 and short["warnings"] == ["train judgments: 12 of 1630 asked"]

@@ -192,3 +192,20 @@ def test_head_to_head_input_checks_and_empty() -> None:
         head_to_head(["first"], ["A"])  # type: ignore[list-item]
     empty = head_to_head([], [])
     assert empty["n"] == 0 and empty["score"] is None and empty["score_ci"] is None
+
+
+def test_both_pairwise_readings_and_the_tie_share() -> None:
+    """SR Table 4's pairwise accuracy counts a judge tie as wrong; the tie-half value is beside it."""
+    from srlm.evaluation.metrics import DEFINITIONS, bootstrap_intervals
+
+    groups = [Group.from_ranks([5, 3, 3], [0, 1, 2]), Group.from_ranks([4, 4], [0, 1])]  # 4 pairs: 2 agree, 2 judge ties
+    result = reward_model_metrics(groups)
+    assert result["pairwise_accuracy_strict"] == pytest.approx(2 / 4)
+    assert result["pairwise_accuracy_tie_half"] == pytest.approx(3 / 4) == result["pairwise_accuracy"]
+    assert result["judge_tie_share"] == pytest.approx(2 / 4)
+    assert result["pairwise_accuracy_untied"] == 1.0  # the two pairs the judge ordered, it ordered right
+    assert reward_model_metrics(groups, tie_credit=0.0)["pairwise_accuracy_tie_half"] == pytest.approx(3 / 4)
+    ci = bootstrap_intervals(groups, draws=200)
+    assert ci["pairwise_accuracy_strict"][1] <= ci["pairwise_accuracy"][1]
+    assert {"pairwise_accuracy_strict", "pairwise_accuracy_tie_half", "exact_match", "five_best", "spearman", "kendall"} <= set(DEFINITIONS)
+    assert reward_model_metrics([])["judge_tie_share"] is None

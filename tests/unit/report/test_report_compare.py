@@ -27,7 +27,7 @@ def two_runs(tmp_path: Path) -> tuple[Path, Path]:
     (b / "config.yaml").write_text("name: other\nmethod: meta_rewarding\niterations: 2\ndpo:\n  beta: 0.2\n")
     shutil.rmtree(b / "M3")
     data = json.loads((b / "M2" / "eval.json").read_text())
-    data["judge"]["pairwise_accuracy"] = 0.9
+    data["judge"]["pairwise_accuracy_strict"] = 0.9
     data["win_rate_vs_M1"] |= {"score": 0.3, "score_ci": [0.2, 0.4], "wins": 2, "ties": 2, "losses": 16}
     (b / "M2" / "eval.json").write_text(json.dumps(data))
     return a, b
@@ -48,8 +48,8 @@ def test_numbers_side_by_side_written_outside_both_runs(two_runs: tuple[Path, Pa
         "dpo.beta": {"config key": "dpo.beta", "fake": "(absent)", "other": "0.2"}}
     assert "Scores: fake: written digit; other: written digit." in markdown
     judge = {row["metric"]: row for row in md_table(markdown, "metric")}
-    assert judge["pairwise_accuracy"]["fake M2"] == "0.804 [0.704, 0.884]" and judge["pairwise_accuracy"]["other M2"] == "0.900 [0.704, 0.884]"
-    assert judge["pairwise_accuracy"]["other M3"] == "n/a" and judge["pairwise_accuracy"]["chance"] == "0.500"
+    assert judge["pairwise_accuracy_strict"]["fake M2"] == "0.804 [0.704, 0.884]" and judge["pairwise_accuracy_strict"]["other M2"] == "0.900 [0.704, 0.884]"
+    assert judge["pairwise_accuracy_strict"]["other M3"] == "n/a" and judge["pairwise_accuracy_strict"]["chance"] == "0.500"
     assert judge["kendall"]["fake M1"] == f"{EVALS[1]['judge']['kendall']:.3f}"
     wins = {row["comparison"]: row for row in md_table(markdown, "comparison")}
     assert wins["M2 vs M1"]["other: score [95 % CI] (wins / ties / losses)"] == "0.300 [0.200, 0.400] (2 / 2 / 16)"

@@ -83,7 +83,7 @@ def test_written_and_expected_digit_means_are_labelled_apart(tmp_path: Path) -> 
 def test_new_eval_keys_show_up_and_chance_levels() -> None:
     judged = [{"pairwise_accuracy": 0.6, "pairwise_accuracy_ties_zero": 0.4, "judge_tie_share": 0.3, "mean_judge_score": 3.1,
                "n_pairs": 50, "spearman": -0.2, "ci95": {}}, {"pairwise_accuracy": 0.7, "judge_tie_share": 0.1}]
-    assert metric_keys(judged) == ["pairwise_accuracy", "spearman", "pairwise_accuracy_ties_zero", "judge_tie_share"]
+    assert metric_keys(judged) == ["judge_tie_share", "pairwise_accuracy", "spearman", "pairwise_accuracy_ties_zero"]
     assert chance_level("pairwise_accuracy_ties_zero", {}) == 0.5 and chance_level("judge_tie_share", {}) is None
     assert chance_level("exact_match", {"n_groups": 2, "n_responses": 8}) == pytest.approx(1 / 24)
     assert chance_level("five_best", {"n_groups": 0, "n_responses": 8}) is None

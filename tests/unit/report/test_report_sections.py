@@ -47,12 +47,14 @@ def test_markdown_numbers_match_the_files(report: tuple[Path, str, str]) -> None
     _, _, markdown = report
     judge = {row["metric"]: row for row in md_table(markdown, "metric")}
     # Cells carry the stored 95 % interval; chance is 0.5 pairwise, 1/k! exact, 1/k 5-best (k = 40/8 = 5), 0 correlations.
-    assert [judge["pairwise_accuracy"][f"M{t}"] for t in (1, 2, 3)] == ["0.787 [0.687, 0.867]", "0.804 [0.704, 0.884]", "0.817 [0.717, 0.897]"]
-    assert [judge[k]["chance"] for k in ("pairwise_accuracy", "exact_match", "five_best", "spearman", "kendall", "parse_rate")] == \
+    assert [judge["pairwise_accuracy_strict"][f"M{t}"] for t in (1, 2, 3)] == ["0.787 [0.687, 0.867]", "0.804 [0.704, 0.884]", "0.817 [0.717, 0.897]"]
+    assert "pairwise_accuracy" not in judge  # the ambiguous name is not a row beside its tie-half twin
+    assert "compare it, not the tie-half value, with SR Table 4" in markdown
+    assert [judge[k]["chance"] for k in ("pairwise_accuracy_strict", "exact_match", "five_best", "spearman", "kendall", "parse_rate")] == \
         ["0.500", "0.008", "0.200", "0.000", "0.000", ""]
     assert judge["spearman"]["M2"] == "0.410 [0.100, 0.700]"
     for t, data in EVALS.items():
-        for key in ("exact_match", "five_best", "kendall", "parse_rate", "share_top_score"):
+        for key in ("pairwise_accuracy_untied", "pairwise_accuracy_tie_half", "judge_tie_share", "exact_match", "five_best", "kendall", "parse_rate", "share_top_score"):
             assert judge[key][f"M{t}"] == f"{data['judge'][key]:.3f}"
         assert judge["mean_judge_score (written digit)"][f"M{t}"] == f"{data['judge']['mean_judge_score']:.3f}"
     assert "n_responses" not in judge and table_with(markdown, "count", "M3")[0] == {"count": "n_responses", "M1": "40", "M2": "40", "M3": "40"}
@@ -164,3 +166,11 @@ def test_nested_win_rate_dict_and_stale_figures_removed(tmp_path: Path) -> None:
     markdown = write_report(run)[1].read_text()
     assert "| M2 vs M1 | 12 | 5 | 3 |" in markdown
     assert not (run / "report_files" / "meta_position.png").exists()
+
+
+def test_an_eval_json_from_before_the_strict_value_shows_its_tie_half_value_under_the_old_name() -> None:
+    from srlm.report.sections_metrics import metric_keys
+
+    old = [{"pairwise_accuracy": 0.6, "exact_match": 0.2}]  # written when the tie-half value was the only one
+    assert metric_keys(old) == ["pairwise_accuracy", "exact_match"]  # never a strict value guessed from it
+    assert metric_keys([{"pairwise_accuracy": 0.6, "pairwise_accuracy_tie_half": 0.6}]) == ["pairwise_accuracy_tie_half"]
