@@ -286,10 +286,14 @@ _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
 def read_yaml(path: str | Path) -> dict:
     """Read a YAML mapping, with clear errors for a missing file or bad YAML."""
     path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{path}: is a directory, expected a YAML config file")
     if not path.is_file():
         raise UserError(f"{path}: config file not found")
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
+    except OSError as exc:  # unreadable (permissions), or a device that fails
+        raise UserError(f"{path}: cannot read the config file ({exc.strerror or exc})") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark else ""

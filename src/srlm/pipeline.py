@@ -25,6 +25,7 @@ from srlm.config import Config, for_iteration, from_dict, to_dict
 from srlm.errors import UserError
 from srlm.records import SeedBundle
 from srlm.runtime import distributed
+from srlm.runtime.checkpoint import verify_run
 from srlm.runtime.rundir import RunDir, RunLock, model_done, run_dir_for, write_yaml
 from srlm.stages import candidates, evaluate, judgments, meta_judgments, pairs, prompts, seed_data, sft, train
 from srlm.stages.common import PipelineStop, StageContext  # noqa: F401 (PipelineStop re-exported)
@@ -142,6 +143,7 @@ def run(config: Config, force: bool = False, backend_factory: BackendFactory = d
         # The config is compared and frozen under the lock, so a refused second process
         # (even with --force) never rewrites the config of a run in progress.
         distributed.on_main(prepare, config, force)
+        verify_run(run_dir)  # a damaged checkpoint is named now, not when it is loaded hours later
         started = time.time()
         seeds = distributed.main_first(seed_data.run, config, run_dir)
         sft.run(config, run_dir, seeds["sft"])

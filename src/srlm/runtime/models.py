@@ -147,9 +147,13 @@ def load_tokenizer(path: str, trust_remote_code: bool = False) -> Any:
 
 
 def load_model(path: str, dtype: str = "float32", trust_remote_code: bool = False) -> Any:
-    """A causal LM from a resolved path, in eval mode."""
+    """A causal LM from a resolved path, in eval mode (its weight files checked whole first)."""
     from transformers import AutoModelForCausalLM
 
+    from srlm.runtime.checkpoint import verify_checkpoint
+
+    if Path(path).is_dir():
+        verify_checkpoint(Path(path))
     try:
         model = AutoModelForCausalLM.from_pretrained(path, dtype=_DTYPES[dtype], trust_remote_code=trust_remote_code)
     except OSError as exc:
