@@ -24,7 +24,9 @@ Injection points (the child SIGKILLs itself at the n-th occurrence):
 Polite stops: "SIGTERM:point:n@stage" (or SIGINT) sends that signal instead of SIGKILL at the
 n-th occurrence of ``point`` counted within ``stage`` (a name of ``frontier``), so a resumed
 run that skips finished stages still stops where it is meant to. The child then runs under
-``srlm.runtime.signals.stoppable`` as ``srlm run`` does. Points that only signals use:
+``srlm.runtime.signals.stoppable`` as ``srlm run`` does. "ENOSPC:point:n@stage" instead makes that occurrence fail with ``OSError(ENOSPC)`` (a full
+disk; ``model-saved`` fails after the weights are written, as a save that ran out of space
+half-way through the folder). Points that only signals and ENOSPC use:
   fsync          inside a write (every whole-file write and every append fsyncs)
   generate       a generation call (no write under way)
   train-step     one optimizer step of SFT or DPO (training under way)
@@ -32,6 +34,7 @@ run that skips finished stages still stops where it is meant to. The child then 
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import select
@@ -75,10 +78,12 @@ def frontier(root: Path, iterations: int = 1) -> str:
 # Fault injection inside a child
 
 
-_SIGNAL = [signal.SIGKILL]  # what _die sends: SIGKILL, or the polite signal of a stop test
+_SIGNAL = [signal.SIGKILL]  # what _die sends: SIGKILL, or the polite signal of a stop test; 0: ENOSPC
 
 
 def _die() -> None:
+    if not _SIGNAL[0]:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
     os.kill(os.getpid(), _SIGNAL[0])
 
 
@@ -180,10 +185,10 @@ def install(inject: str | None, root: Path) -> Calls:
         _hold_after_lock()
     elif inject and inject.startswith("replaced:"):
         _die_after_replace(inject.split(":", 1)[1])
-    elif inject and inject.startswith("SIG"):
+    elif inject and inject.startswith(("SIG", "ENOSPC")):
         name, point, rest = inject.split(":")
         n, stage = rest.split("@")
-        _SIGNAL[0] = getattr(signal, name)
+        _SIGNAL[0] = 0 if name == "ENOSPC" else getattr(signal, name)
         target = (point, int(n), stage)
     elif inject:
         point, n = inject.split(":")

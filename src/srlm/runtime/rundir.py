@@ -252,9 +252,9 @@ class RowLog:
         fresh = [row for row in rows if row[self.key] not in self.ids]
         if not fresh:
             return
-        size = self.partial.stat().st_size if self.partial.exists() else 0
+        size = self.partial.stat().st_size if self.partial.exists() else None
         # A failed write (a full disk) is cut back to the rows before it: never a torn line.
-        with deferred(), writing(self.partial, cleanup=lambda: os.truncate(self.partial, size)):
+        with deferred(), writing(self.partial, cleanup=lambda: _cut_back(self.partial, size)):
             self.partial.parent.mkdir(parents=True, exist_ok=True)
             with open(self.partial, "a", encoding="utf-8") as handle:
                 handle.write("".join(row_line(row) for row in fresh))
@@ -316,6 +316,14 @@ class RowLog:
                     seen.add(row[self.key])
                     rows.append(row)
         return rows
+
+
+def _cut_back(path: Path, size: int | None) -> None:
+    """``path`` as it was before a failed append: ``size`` bytes long, or absent (``None``)."""
+    if size is None:
+        path.unlink(missing_ok=True)
+    else:
+        os.truncate(path, size)
 
 
 def _own_partial(final: Path) -> Path:
