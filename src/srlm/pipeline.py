@@ -102,7 +102,7 @@ def prepare(config: Config, force: bool = False) -> RunDir:
     run = run_dir_for(config.runs_dir, config.name)
     frozen = to_dict(config)
     if run.config.exists():
-        previous = from_dict(_read_yaml(run.config))
+        previous = _frozen_config(run.config)
         if to_dict(previous) != frozen and not force:
             changed = _changed_keys(to_dict(previous), frozen)
             raise UserError(f"{run.config}: the config differs from this run's ({', '.join(changed[:5])}); use --force to continue with the new one, or a new name")
@@ -110,10 +110,15 @@ def prepare(config: Config, force: bool = False) -> RunDir:
     return run
 
 
-def _read_yaml(path: Path) -> dict:
-    import yaml
+def _frozen_config(path: Path) -> Config:
+    """The config a run was started with; a damaged or foreign one is named, never overwritten."""
+    from srlm.config import read_yaml
 
-    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = read_yaml(path)  # file:line for YAML that does not parse
+    try:
+        return from_dict(data)
+    except UserError as exc:
+        raise UserError(f"{path}: this run's frozen config is not valid ({exc}); restore it, or start a new run (another name)") from None
 
 
 def _changed_keys(old: dict, new: dict, prefix: str = "") -> list[str]:

@@ -39,6 +39,9 @@ def resolve_model(spec: str) -> str:
     if path.is_dir():
         if not (path / "config.json").is_file():
             raise UserError(f"model '{spec}': the directory has no config.json")
+        from srlm.runtime.checkpoint import verify_checkpoint
+
+        verify_checkpoint(path)  # a truncated weight file is named now, not deep inside a load
         return str(path)
     if not is_repo_id(spec):
         raise UserError(f"model '{spec}': no such model directory")

@@ -87,9 +87,20 @@ _NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 def write_error(path: Path, exc: OSError) -> UserError:
     """One line for a failed write of ``path``: ``DiskFull`` when space ran out."""
     reason = exc.strerror or str(exc)
+    blocker = _file_in_the_way(path) if exc.errno in (errno.EEXIST, errno.ENOTDIR) else None
+    if blocker is not None:
+        return UserError(f"{blocker}: is a file where srlm needs a folder (to write {path})")
     if exc.errno in _NO_SPACE:
         return DiskFull(f"{path}: cannot write: {reason}; every file written before is intact: free some space and run the same command again to continue")
     return UserError(f"{path}: cannot write ({reason}); the run directory must be on a writable disk")
+
+
+def _file_in_the_way(path: Path) -> Path | None:
+    """The first existing folder of ``path``'s that is a file instead."""
+    for parent in reversed(path.parents):
+        if parent.exists() and not parent.is_dir():
+            return parent
+    return None
 
 
 @contextmanager
@@ -142,7 +153,7 @@ def read_json(path: Path) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise at_line(path, exc.lineno, f"damaged ({exc.msg}, column {exc.colno}); {_fix(path)}") from None
+        raise at_line(path, exc.lineno, f"damaged ({exc.msg}, column {exc.colno}); {_WHOLE}: {_fix(path)}") from None
 
 
 def write_yaml(path: Path, data: Any) -> None:
@@ -177,7 +188,7 @@ def read_rows(path: Path, key: str | None = None) -> list[dict]:
     """
     data = _read_bytes(path)
     if data and not data.endswith(b"\n"):
-        raise at_line(path, data.count(b"\n") + 1, f"damaged (the last line is cut off); {_fix(path)}")
+        raise at_line(path, data.count(b"\n") + 1, f"damaged (the last line is cut off); {_WHOLE}: {_fix(path)}")
     return _parse_rows(path, data, key)
 
 
@@ -185,7 +196,7 @@ def _read_bytes(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except FileNotFoundError:
-        raise UserError(f"{path}: missing, but the step that writes it counts as done; {_fix(path)}") from None
+        raise UserError(f"{path}: missing, though the step that writes it counts as done: {_fix(path)}") from None
     except OSError as exc:
         raise UserError(f"{path}: cannot read ({exc.strerror or exc})") from None
 
@@ -194,11 +205,16 @@ def _read_text(path: Path) -> str:
     try:
         return _read_bytes(path).decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise UserError(f"{path}: damaged (invalid UTF-8 at byte {exc.start}); {_fix(path)}") from None
+        raise UserError(f"{path}: damaged (invalid UTF-8 at byte {exc.start}); {_WHOLE}: {_fix(path)}") from None
 
 
-def _parse_rows(path: Path, data: bytes, key: str | None) -> list[dict]:
-    """The rows of complete JSONL lines; the first damaged line is a ``UserError`` at its number."""
+def _parse_rows(path: Path, data: bytes, key: str | None, whole: bool = True) -> list[dict]:
+    """The rows of complete JSONL lines; the first damaged line is a ``UserError`` at its number.
+
+    ``whole``: the file was renamed into place complete; else it is a partial file, whose rows
+    were appended and fsynced one chunk at a time (only its last line could have been torn).
+    """
+    why = _WHOLE if whole else "srlm appends whole rows and repairs only a torn last line, so it was changed since"
     rows = []
     for number, line in enumerate(data.split(b"\n"), start=1):  # not splitlines(): U+2028 is text
         if not line.strip():
@@ -207,18 +223,21 @@ def _parse_rows(path: Path, data: bytes, key: str | None) -> list[dict]:
             row = json.loads(line.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             what = f"invalid UTF-8 at byte {exc.start}" if isinstance(exc, UnicodeDecodeError) else f"invalid JSON: {exc.msg}, column {exc.colno}"
-            raise at_line(path, number, f"damaged ({what}); {_fix(path)}") from None
+            raise at_line(path, number, f"damaged ({what}); {why}: {_fix(path)}") from None
         if not isinstance(row, dict) or (key is not None and key not in row):
-            raise at_line(path, number, f"damaged (not a row {'with ' + repr(key) if key else 'object'}); {_fix(path)}")
+            raise at_line(path, number, f"damaged (not a row {'with ' + repr(key) if key else 'object'}); {why}: {_fix(path)}")
         rows.append(row)
     return rows
+
+
+_WHOLE = "srlm wrote it whole, so it was changed since"
 
 
 def _fix(path: Path) -> str:
     """What to do about a damaged or missing file srlm wrote."""
     if path.parent.name == "data":
-        return f"srlm wrote it whole, so it was changed since: restore it, or delete the folder {path.parent} to rebuild the seed data"
-    return "srlm wrote it whole, so it was changed since: restore it, or delete it to run the step that writes it again"
+        return f"restore it, or delete the folder {path.parent} to rebuild the seed data"
+    return "restore it, or delete it to run the step that writes it again"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -356,7 +375,7 @@ def _recover(path: Path, key: str, truncate: bool = True) -> list[dict]:
         with writing(path):
             with open(path, "r+b") as handle:
                 handle.truncate(len(complete))
-    return _parse_rows(path, complete, key)
+    return _parse_rows(path, complete, key, whole=False)
 
 
 # ---------------------------------------------------------------------------------------------
