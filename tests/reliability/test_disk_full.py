@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from srlm.runtime.rundir import read_rows
+from srlm.runtime.rundir import RunDir, model_done, read_rows
 from tests.reliability.harness import Runner, attempt_log, fingerprint
 from tests.reliability.kill_runner import frontier
 from tests.reliability.test_kill import STAGES, leftovers
@@ -60,7 +60,8 @@ def check_intact(root: Path, reference: Path) -> None:
 
 
 def latest_complete(root: Path) -> int:
-    return max((int(p.parent.parent.name[1:]) for p in root.glob("M*/model/COMPLETE")), default=0)
+    """The highest t whose M<t> counts as complete (0: none)."""
+    return max((t for t in range(1, 10) if model_done(RunDir(root).model(t))), default=0)
 
 
 def test_enospc_in_every_stage_stops_cleanly_and_resumes_to_identical_files(runner: Runner, reference: dict, tmp_path: Path, counts: dict) -> None:
