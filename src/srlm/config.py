@@ -294,10 +294,14 @@ _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
 def read_yaml(path: str | Path) -> dict:
     """Read a YAML mapping, with clear errors for a missing file or bad YAML."""
     path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{path}: is a directory, expected a YAML config file")
     if not path.is_file():
         raise UserError(f"{path}: config file not found")
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
+    except OSError as exc:  # unreadable (permissions), or a device that fails
+        raise UserError(f"{path}: cannot read the config file ({exc.strerror or exc})") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark else ""
@@ -454,7 +458,7 @@ def _validate_training(section: str, cfg: SFTConfig | DPOConfig) -> None:
         raise UserError(f"config key '{section}.learning_rate': {cfg.learning_rate} must be > 0")
     if cfg.epochs <= 0:
         raise UserError(f"config key '{section}.epochs': {cfg.epochs} must be > 0")
-    if cfg.micro_batch_size < 1 or cfg.batch_size % cfg.micro_batch_size:
+    if cfg.micro_batch_size < 1 or cfg.batch_size < 1 or cfg.batch_size % cfg.micro_batch_size:
         raise UserError(f"config key '{section}.batch_size': {cfg.batch_size} must be a positive multiple of micro_batch_size ({cfg.micro_batch_size})")
     if cfg.max_length < 16:
         raise UserError(f"config key '{section}.max_length': {cfg.max_length} must be >= 16")
@@ -481,13 +485,23 @@ def _validate_rho(rho: Any) -> None:
         raise UserError(f"config key 'pairs.length_rho': {rho!r} must be a number in [0, 1] or a non-empty list of them")
 
 
+# Keys read once for the whole run (the run directory, the base model, the seed data and SFT
+# of M1): an iteration override of them would be silently ignored, so it is refused.
+_WHOLE_RUN_KEYS = frozenset({"name", "runs_dir", "iterations", "model", "method", "data", "iteration_overrides"})
+
+
 def _validate_overrides(config: Config) -> None:
     """Each iteration's merged config must be valid now, not when that iteration starts hours later."""
     for key, value in config.iteration_overrides.items():
         if not str(key).isdigit() or int(key) < 1:
             raise UserError(f"config key 'iteration_overrides.{key}': keys are iteration numbers (1, 2, ...)")
+        if int(key) > config.iterations:
+            raise UserError(f"config key 'iteration_overrides.{key}': iteration {key} is beyond iterations ({config.iterations}), so it would never apply")
         if not isinstance(value, dict):
             raise UserError(f"config key 'iteration_overrides.{key}': expected a mapping of config keys")
+        fixed = sorted(set(value) & _WHOLE_RUN_KEYS)
+        if fixed:
+            raise UserError(f"config key 'iteration_overrides.{key}.{fixed[0]}': set once for the whole run, it cannot change per iteration")
         merged = to_dict(config)
         merged["iteration_overrides"] = {}  # checked here, not again inside the merged config
         _merge(merged, value)

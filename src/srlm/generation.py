@@ -81,10 +81,12 @@ def generate_missing(job: Generation[Item], items: Sequence[Item], backend: Call
     loads its model.
     """
     bar = progress(len(items) * job.units_per_item, job.label, job.unit, job.show_progress)
-    for index, chunk in distributed.shard(chunked(items, max(1, job.chunk_size))):
-        if not all(row_id in log.ids for item in chunk for row_id in job.row_ids(item)):
-            conversations = [job.request(item) for item in chunk]
-            outputs = backend().generate(conversations, job.sampling(index))
-            log.append(job.rows(chunk, outputs, conversations))
-        bar.update(len(chunk) * job.units_per_item)
-    bar.close()
+    try:
+        for index, chunk in distributed.shard(chunked(items, max(1, job.chunk_size))):
+            if not all(row_id in log.ids for item in chunk for row_id in job.row_ids(item)):
+                conversations = [job.request(item) for item in chunk]
+                outputs = backend().generate(conversations, job.sampling(index))
+                log.append(job.rows(chunk, outputs, conversations))
+            bar.update(len(chunk) * job.units_per_item)
+    finally:
+        bar.close()  # also on an error or a stop: its message then starts a clean line

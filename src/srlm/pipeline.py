@@ -25,6 +25,7 @@ from srlm.config import Config, for_iteration, from_dict, to_dict
 from srlm.errors import UserError
 from srlm.records import SeedBundle
 from srlm.runtime import distributed
+from srlm.runtime.checkpoint import verify_run
 from srlm.runtime.rundir import RunDir, RunLock, model_done, run_dir_for, write_yaml
 from srlm.stages import candidates, evaluate, judgments, meta_judgments, pairs, prompts, seed_data, sft, train
 from srlm.stages.common import PipelineStop, StageContext  # noqa: F401 (PipelineStop re-exported)
@@ -101,7 +102,7 @@ def prepare(config: Config, force: bool = False) -> RunDir:
     run = run_dir_for(config.runs_dir, config.name)
     frozen = to_dict(config)
     if run.config.exists():
-        previous = from_dict(_read_yaml(run.config))
+        previous = _frozen_config(run.config)
         if to_dict(previous) != frozen and not force:
             changed = _changed_keys(to_dict(previous), frozen)
             raise UserError(f"{run.config}: the config differs from this run's ({', '.join(changed[:5])}); use --force to continue with the new one, or a new name")
@@ -109,10 +110,15 @@ def prepare(config: Config, force: bool = False) -> RunDir:
     return run
 
 
-def _read_yaml(path: Path) -> dict:
-    import yaml
+def _frozen_config(path: Path) -> Config:
+    """The config a run was started with; a damaged or foreign one is named, never overwritten."""
+    from srlm.config import read_yaml
 
-    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = read_yaml(path)  # file:line for YAML that does not parse
+    try:
+        return from_dict(data)
+    except UserError as exc:
+        raise UserError(f"{path}: this run's frozen config is not valid ({exc}); restore it, or start a new run (another name)") from None
 
 
 def _changed_keys(old: dict, new: dict, prefix: str = "") -> list[str]:
@@ -142,6 +148,7 @@ def run(config: Config, force: bool = False, backend_factory: BackendFactory = d
         # The config is compared and frozen under the lock, so a refused second process
         # (even with --force) never rewrites the config of a run in progress.
         distributed.on_main(prepare, config, force)
+        verify_run(run_dir)  # a damaged checkpoint is named now, not when it is loaded hours later
         started = time.time()
         seeds = distributed.main_first(seed_data.run, config, run_dir)
         sft.run(config, run_dir, seeds["sft"])

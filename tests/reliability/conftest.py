@@ -1,5 +1,6 @@
 """Fixtures of the reliability tests: the fork server, one uninterrupted reference run, and the
-terminal summary that prints how many kill points and bad inputs were tried."""
+terminal summary that prints how many kill points, bad inputs, disk-full cases and polite stops
+were tried."""
 
 from __future__ import annotations
 
@@ -37,6 +38,13 @@ def summary_lines(found: dict) -> list[str]:
     if "bad_inputs" in found:
         kinds = ", ".join(f"{kind} {n}" for kind, n in sorted(found["bad_input_kinds"].items()))
         lines.append(f"bad inputs tried: {found['bad_inputs']} ({kinds})")
+    if "enospc" in found:
+        lines.append(f"disk-full (ENOSPC) cases: {len(found['enospc'])}, each stopped with exit 75 and resumed to identical files ({', '.join(found['enospc'])})")
+    if "signals" in found:
+        signals = found["signals"]
+        by_signal = ", ".join(f"{name} {n}" for name, n in sorted(signals.items()) if name != "points")
+        points = ", ".join(f"{point} {n}" for point, n in sorted(signals.get("points", {}).items()))
+        lines.append(f"polite stops: {sum(n for name, n in signals.items() if name != 'points')} ({by_signal}; at {points}), each exited 130/143 and resumed to identical files")
     return lines
 
 

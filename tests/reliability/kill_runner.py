@@ -20,10 +20,21 @@ Injection points (the child SIGKILLs itself at the n-th occurrence):
   model-renamed  after a checkpoint is moved into place, before its COMPLETE marker
   replaced:PATH  right after the atomic rename onto the file whose path ends with PATH
   hold           after taking the run lock: the child waits there until it is killed
+
+Polite stops: "SIGTERM:point:n@stage" (or SIGINT) sends that signal instead of SIGKILL at the
+n-th occurrence of ``point`` counted within ``stage`` (a name of ``frontier``), so a resumed
+run that skips finished stages still stops where it is meant to. The child then runs under
+``srlm.runtime.signals.stoppable`` as ``srlm run`` does. "ENOSPC:point:n@stage" instead makes that occurrence fail with ``OSError(ENOSPC)`` (a full
+disk; ``model-saved`` fails after the weights are written, as a save that ran out of space
+half-way through the folder). Points that only signals and ENOSPC use:
+  fsync          inside a write (every whole-file write and every append fsyncs)
+  generate       a generation call (no write under way)
+  train-step     one optimizer step of SFT or DPO (training under way)
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import select
@@ -33,7 +44,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-POINTS = ("replace", "torn-append", "model-saved", "model-renamed")
+POINTS = ("replace", "torn-append", "model-saved", "model-renamed")  # the SIGKILL test's points
+SIGNAL_POINTS = ("fsync", "generate", "train-step", "replace", "model-saved")
+RESUME = "srlm run t.yaml"  # what a stopped child prints as the command that continues it
 
 
 # ---------------------------------------------------------------------------------------------
@@ -65,25 +78,37 @@ def frontier(root: Path, iterations: int = 1) -> str:
 # Fault injection inside a child
 
 
+_SIGNAL = [signal.SIGKILL]  # what _die sends: SIGKILL, or the polite signal of a stop test; 0: ENOSPC
+
+
 def _die() -> None:
-    os.kill(os.getpid(), signal.SIGKILL)
+    if not _SIGNAL[0]:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    os.kill(os.getpid(), _SIGNAL[0])
 
 
 class Calls:
-    """Occurrences of each injection point, and the stage each one happened in."""
+    """Occurrences of each injection point, and the stage each one happened in.
 
-    def __init__(self, root: Path, target: tuple[str, int] | None) -> None:
+    ``target`` is (point, n) for the n-th occurrence in the run, or (point, n, stage) for the
+    n-th within ``stage``.
+    """
+
+    def __init__(self, root: Path, target: tuple | None) -> None:
         self.root = root
         self.target = target
         self.counts: dict[str, int] = {}
+        self.in_stage: dict[tuple[str, str], int] = {}
         self.stages: dict[str, dict[str, list[int]]] = {}  # point -> stage -> [first, last]
 
     def hit(self, point: str) -> bool:
         """Count one occurrence; True when it is the one to die at."""
         n = self.counts[point] = self.counts.get(point, 0) + 1
-        span = self.stages.setdefault(point, {}).setdefault(frontier(self.root), [n, n])
+        stage = frontier(self.root)
+        span = self.stages.setdefault(point, {}).setdefault(stage, [n, n])
         span[1] = n
-        return self.target == (point, n)
+        k = self.in_stage[point, stage] = self.in_stage.get((point, stage), 0) + 1
+        return self.target in ((point, n), (point, k, stage))
 
 
 def _count_calls(owner: Any, name: str, point: str, calls: Calls, after: bool = False) -> None:
@@ -155,16 +180,26 @@ def install(inject: str | None, root: Path) -> Calls:
     from srlm.stages import sft as sft_stage
     from srlm.stages import train as train_stage
 
-    target = None
+    target: tuple | None = None
     if inject == "hold":
         _hold_after_lock()
     elif inject and inject.startswith("replaced:"):
         _die_after_replace(inject.split(":", 1)[1])
+    elif inject and inject.startswith(("SIG", "ENOSPC")):
+        name, point, rest = inject.split(":")
+        n, stage = rest.split("@")
+        _SIGNAL[0] = 0 if name == "ENOSPC" else getattr(signal, name)
+        target = (point, int(n), stage)
     elif inject:
         point, n = inject.split(":")
         target = (point, int(n))
     calls = Calls(root, target)
     _count_calls(os, "replace", "replace", calls)
+    _count_calls(os, "fsync", "fsync", calls)
+    _count_calls(transformers.Trainer, "training_step", "train-step", calls)
+    from tests.helpers import scripted
+
+    _count_calls(scripted.ScriptedJudgeBackend, "generate", "generate", calls)
     _torn_append(calls)
     _count_calls(transformers.PreTrainedModel, "save_pretrained", "model-saved", calls, after=True)
     # The stages mark a checkpoint complete after writing its counts: dying just before that
@@ -185,7 +220,8 @@ def child(command: dict, model_dir: Path, attempt: int) -> None:
 
     from srlm import pipeline
     from srlm.config import load_config
-    from srlm.errors import UserError
+    from srlm.errors import Stopped, UserError
+    from srlm.runtime.signals import stoppable
     from tests.helpers.scripted import scripted_factory, tiny_overrides
 
     runs_dir = Path(command["runs_dir"])
@@ -199,11 +235,15 @@ def child(command: dict, model_dir: Path, attempt: int) -> None:
     code = 1
     try:
         config = load_config(None, tiny_overrides(model_dir, runs_dir, *command.get("extra", [])))
-        pipeline.run(config, force=command.get("force", False), backend_factory=scripted_factory)
+        with stoppable(RESUME):  # as `srlm run` does: SIGINT/SIGTERM stop politely
+            pipeline.run(config, force=command.get("force", False), backend_factory=scripted_factory)
         code = 0
     except UserError as exc:
         print(f"srlm: error: {exc}", file=sys.stderr)
         code = getattr(exc, "exit_code", 2)
+    except Stopped as exc:
+        print(f"srlm: {exc}", file=sys.stderr)
+        code = exc.exit_code
     except BaseException:  # noqa: BLE001 - report anything, the parent compares outcomes
         traceback.print_exc()
     finally:

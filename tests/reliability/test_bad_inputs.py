@@ -1,11 +1,14 @@
 """The bad-input corpus (tests/bad_inputs/manifest.json): each file gets its clear error or its
 counted drop. Seed files and configs go through the real command (``srlm run`` stops at a
 sentinel where training would start); judge outputs go through the parsers and the judgments
-stage."""
+stage; a damaged run directory, stage file or checkpoint goes through ``srlm run`` on a copy of
+a finished tiny run (``damage.py``)."""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -72,13 +75,37 @@ def _merged(base: dict, extra: dict) -> dict:
     return out
 
 
+def _prepared(case: dict, tmp_path: Path) -> Path:
+    """The case's file, or an unreadable stand-in for it (``setup``)."""
+    path = CORPUS / case["file"]
+    setup = case.get("setup")
+    if setup is None:
+        return path
+    copy = tmp_path / "input" / path.name
+    copy.parent.mkdir()
+    if setup == "chmod000":
+        if os.geteuid() == 0:
+            pytest.skip("runs as root, which reads any file whatever its mode (the io_error cases cover an unreadable file there)")
+        shutil.copy(path, copy)
+        copy.chmod(0)
+    elif setup == "io_error":
+        copy.symlink_to("/proc/self/mem")  # reading it from offset 0 fails with EIO, as a failing disk does
+    return copy
+
+
 @pytest.mark.parametrize("case", _params())
 def test_bad_input(case: dict, request: pytest.FixtureRequest, counts: dict, capsys: pytest.CaptureFixture) -> None:
+    path = _prepared(case, request.getfixturevalue("tmp_path"))
     counts["bad_inputs"] = counts.get("bad_inputs", 0) + 1
     counts.setdefault("bad_input_kinds", Counter())[case["kind"]] += 1
-    path = CORPUS / case["file"]
     kind = case["kind"]
-    if kind in ("ift", "eft"):
+    if kind in ("run_dir", "run_file", "checkpoint") or "damage" in case:
+        from tests.reliability import damage
+
+        code, err, untouched = damage.run_case(case, request)
+        _check_command(case, code, err)
+        assert untouched(), "the damaged input was written over"
+    elif kind in ("ift", "eft"):
         run = request.getfixturevalue("run_until_training")
         code, err = run({"data": {kind: str(path)}})
         _check_command(case, code, err)
@@ -87,6 +114,8 @@ def test_bad_input(case: dict, request: pytest.FixtureRequest, counts: dict, cap
     elif kind == "config":
         from srlm.cli import main
 
+        monkeypatch = request.getfixturevalue("monkeypatch")
+        monkeypatch.chdir(REPO)  # corpus configs name files relative to the repository
         code = main(["validate", str(path.relative_to(REPO))]) if path.is_relative_to(REPO) else main(["validate", str(path)])
         _check_command(case, code, capsys.readouterr().err)
     elif kind == "config_run":

@@ -27,6 +27,7 @@ from pathlib import Path
 import yaml
 
 from tests.reliability.harness import FAST, Runner, after_the_fact, attempt_log, fingerprint, without_seconds
+from tests.reliability.kill_runner import POINTS
 
 STAGES = ("seed data", "sft", "eval M1", "prompts", "candidates", "judgments", "pairs", "dpo", "eval M2")
 BUDGET_S = float(os.environ.get("SRLM_KILL_BUDGET_S", "90"))
@@ -48,7 +49,7 @@ def windows(timeline: list[list]) -> dict[str, tuple[float, float]]:
 
 def first_kill(rng: random.Random, stage: str, reference: dict, never_hit: bool) -> dict:
     """A kill inside ``stage`` of a fresh run: a random delay or a random injection occurrence."""
-    options = [(point, spans[stage]) for point, spans in sorted(reference["calls"]["stages"].items()) if stage in spans]
+    options = [(point, spans[stage]) for point, spans in sorted(reference["calls"]["stages"].items()) if stage in spans and point in POINTS]
     start, end = windows(reference["timeline"]).get(stage, (0.0, 0.0))
     if options and (never_hit or end - start < 0.05 or rng.random() < 0.5):
         point, (low, high) = rng.choice(options)
@@ -62,7 +63,7 @@ def later_kill(rng: random.Random, stage: str, reference: dict) -> dict:
     rest = max(reference["seconds"] - start, 0.2)
     if rng.random() < 0.5:
         return {"kill_after": rng.uniform(0.02, rest)}
-    point = rng.choice(sorted(reference["calls"]["counts"]))
+    point = rng.choice(sorted(p for p in reference["calls"]["counts"] if p in POINTS))
     share = rest / reference["seconds"]
     return {"inject": f"{point}:{rng.randint(1, max(1, round(reference['calls']['counts'][point] * share)))}"}
 

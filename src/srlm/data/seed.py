@@ -63,11 +63,34 @@ def _parse_line(path: Path, number: int, raw: bytes) -> dict:
     if number == 1:
         text = text.removeprefix("\ufeff")  # a byte-order mark left by some Windows editors
     try:
-        row = json.loads(text)
+        row = json.loads(text, parse_constant=_no_constant, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as exc:
         raise at_line(path, number, f"invalid JSON ({exc.msg}, column {exc.colno})") from None
+    except ValueError as exc:  # ours (_Refused), or Python's limit on an integer's digits
+        raise at_line(path, number, f"invalid JSON ({str(exc).split(';')[0]})") from None
+    except RecursionError:
+        raise at_line(path, number, "invalid JSON (nested too deeply)") from None
     if not isinstance(row, dict):
         raise at_line(path, number, f"expected a JSON object, got {type(row).__name__}")
+    return row
+
+
+class _Refused(ValueError):
+    """JSON that Python's parser accepts but the JSON standard (RFC 8259) does not, or that is ambiguous."""
+
+
+def _no_constant(name: str) -> None:
+    # Python reads NaN and Infinity, which are not JSON; a NaN score would poison every mean.
+    raise _Refused(f"{name} is not a JSON number")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
+    """An object whose keys are unique: with a repeated key, which value was meant is unknown."""
+    row: dict = {}
+    for key, value in pairs:
+        if key in row:
+            raise _Refused(f"duplicate key {key!r} in one object")
+        row[key] = value
     return row
 
 

@@ -75,18 +75,27 @@ def load_template(name_or_path: str, required: tuple[str, ...] = ()) -> str:
     if missing:
         wanted = ", ".join("{" + key + "}" for key in missing)
         raise UserError(f"{shown}: judge template lacks the placeholder(s) {wanted}")
+    unknown = sorted(placeholders(text) - set(required))
+    if unknown and required and name_or_path not in TEMPLATES:
+        # Left unfilled, "{rubric}" would reach the model as text: most likely a misspelt field.
+        known = ", ".join("{" + key + "}" for key in required)
+        raise UserError(f"{shown}: judge template holds the unknown placeholder {{{unknown[0]}}}{did_you_mean(unknown[0], required)} (it may hold {known})")
     return text
 
 
 def _read_user_file(path: Path) -> str:
     """A user's template file as text, or a ``UserError`` that says which file and why."""
     known = ", ".join(sorted(TEMPLATES))
+    if path.is_dir():
+        raise UserError(f"{path}: is a directory, expected a template file (or a shipped template: {known})")
     if not path.is_file():
         raise UserError(f"{path}: no such template file (shipped templates: {known}){did_you_mean(str(path), sorted(TEMPLATES))}")
     try:
         return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise UserError(f"{path}: cannot read template: {err}") from err
+    except UnicodeDecodeError as err:
+        raise UserError(f"{path}: cannot read template: not valid UTF-8 (byte {err.object[err.start]:#04x} at offset {err.start})") from None
+    except OSError as err:
+        raise UserError(f"{path}: cannot read template: {err.strerror or err}") from None
 
 
 def fill(template: str, **values: object) -> str:

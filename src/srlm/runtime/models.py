@@ -39,6 +39,9 @@ def resolve_model(spec: str) -> str:
     if path.is_dir():
         if not (path / "config.json").is_file():
             raise UserError(f"model '{spec}': the directory has no config.json")
+        from srlm.runtime.checkpoint import verify_checkpoint
+
+        verify_checkpoint(path)  # a truncated weight file is named now, not deep inside a load
         return str(path)
     if not is_repo_id(spec):
         raise UserError(f"model '{spec}': no such model directory")
@@ -147,9 +150,13 @@ def load_tokenizer(path: str, trust_remote_code: bool = False) -> Any:
 
 
 def load_model(path: str, dtype: str = "float32", trust_remote_code: bool = False) -> Any:
-    """A causal LM from a resolved path, in eval mode."""
+    """A causal LM from a resolved path, in eval mode (its weight files checked whole first)."""
     from transformers import AutoModelForCausalLM
 
+    from srlm.runtime.checkpoint import verify_checkpoint
+
+    if Path(path).is_dir():
+        verify_checkpoint(Path(path))
     try:
         model = AutoModelForCausalLM.from_pretrained(path, dtype=_DTYPES[dtype], trust_remote_code=trust_remote_code)
     except OSError as exc:

@@ -6,22 +6,33 @@
   skip ids already written when they restart, and rename it to ``X`` when every row is there.
   A line cut off by a kill is detected and dropped on the next start. In a multi-process run
   each process appends to its own ``X.rank<k>.partial`` and the main process merges them.
+
+Every write goes through this module (``write_text``, ``RowLog.append``, ``writing`` around a
+checkpoint save), so one place turns a failed write into one line naming the path: a full disk
+is ``DiskFull`` (exit 75; nothing written before is touched, the same command continues once
+space is freed), a read-only or unwritable folder a ``UserError``. Every read of a file srlm
+wrote (``read_rows``, ``read_json``, ``RowLog``) refuses a damaged line with ``file:line``
+instead of reading part of it or writing over it; only a partial file's torn *last* line, what
+a kill leaves, is repaired.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
 import socket
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import yaml
 
-from srlm.errors import UserError
+from srlm.errors import DiskFull, UserError, at_line
 from srlm.runtime import distributed
+from srlm.runtime.signals import deferred
 
 
 @dataclass(frozen=True)
@@ -68,18 +79,68 @@ def mark_model_done(model_dir: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# The write layer: what a failed write tells the user
+
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+
+
+def write_error(path: Path, exc: OSError) -> UserError:
+    """One line for a failed write of ``path``: ``DiskFull`` when space ran out."""
+    reason = exc.strerror or str(exc)
+    blocker = _file_in_the_way(path) if exc.errno in (errno.EEXIST, errno.ENOTDIR) else None
+    if blocker is not None:
+        return UserError(f"{blocker}: is a file where srlm needs a folder (to write {path})")
+    if exc.errno in _NO_SPACE:
+        return DiskFull(f"{path}: cannot write: {reason}; every file written before is intact: free some space and run the same command again to continue")
+    return UserError(f"{path}: cannot write ({reason}); the run directory must be on a writable disk")
+
+
+def _file_in_the_way(path: Path) -> Path | None:
+    """The first existing folder of ``path``'s that is a file instead."""
+    for parent in reversed(path.parents):
+        if parent.exists() and not parent.is_dir():
+            return parent
+    return None
+
+
+@contextmanager
+def writing(path: Path, cleanup: Callable[[], None] | None = None) -> Iterator[None]:
+    """Inside: an ``OSError`` (or a library's error carrying one, as safetensors' does) while
+    writing ``path`` becomes ``write_error``; ``cleanup()`` first removes what was half-written."""
+    try:
+        yield
+    except OSError as exc:
+        _clean(cleanup)
+        raise write_error(path, exc) from None
+    except Exception as exc:  # noqa: BLE001 - safetensors reports a full disk as its own error type
+        if "No space left on device" not in str(exc) and "StorageFull" not in str(exc):
+            raise
+        _clean(cleanup)
+        raise write_error(path, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))) from None
+
+
+def _clean(cleanup: Callable[[], None] | None) -> None:
+    if cleanup is not None:
+        try:
+            cleanup()
+        except OSError:
+            pass  # best effort: the error about the write is the one to report
+
+
+# ---------------------------------------------------------------------------------------------
 # Whole-file atomic writes
 
 
 def write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` atomically (temporary file, fsync, rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    with deferred(), writing(path, cleanup=lambda: tmp.unlink(missing_ok=True)):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -87,7 +148,12 @@ def write_json(path: Path, data: Any) -> None:
 
 
 def read_json(path: Path) -> Any:
-    return json.loads(path.read_text(encoding="utf-8"))
+    """A JSON file srlm wrote; a damaged one is refused naming its line."""
+    text = _read_text(path)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise at_line(path, exc.lineno, f"damaged ({exc.msg}, column {exc.colno}); {_WHOLE}: {_fix(path)}") from None
 
 
 def write_yaml(path: Path, data: Any) -> None:
@@ -114,10 +180,64 @@ def write_rows(path: Path, rows: Iterable[dict]) -> None:
     write_text(path, "".join(row_line(row) for row in rows))
 
 
-def read_rows(path: Path) -> list[dict]:
-    """Read a JSONL file this program wrote."""
-    with open(path, encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
+def read_rows(path: Path, key: str | None = None) -> list[dict]:
+    """Read a JSONL file this program wrote whole (every row an object, holding ``key`` if given).
+
+    The file was complete when it was renamed into place, so any line that does not parse, and
+    a last line without its newline, is damage: refused with ``file:line``, never half-read.
+    """
+    data = _read_bytes(path)
+    if data and not data.endswith(b"\n"):
+        raise at_line(path, data.count(b"\n") + 1, f"damaged (the last line is cut off); {_WHOLE}: {_fix(path)}")
+    return _parse_rows(path, data, key)
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise UserError(f"{path}: missing, though the step that writes it counts as done: {_fix(path)}") from None
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return _read_bytes(path).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path}: damaged (invalid UTF-8 at byte {exc.start}); {_WHOLE}: {_fix(path)}") from None
+
+
+def _parse_rows(path: Path, data: bytes, key: str | None, whole: bool = True) -> list[dict]:
+    """The rows of complete JSONL lines; the first damaged line is a ``UserError`` at its number.
+
+    ``whole``: the file was renamed into place complete; else it is a partial file, whose rows
+    were appended and fsynced one chunk at a time (only its last line could have been torn).
+    """
+    why = _WHOLE if whole else "srlm appends whole rows and repairs only a torn last line, so it was changed since"
+    rows = []
+    for number, line in enumerate(data.split(b"\n"), start=1):  # not splitlines(): U+2028 is text
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            what = f"invalid UTF-8 at byte {exc.start}" if isinstance(exc, UnicodeDecodeError) else f"invalid JSON: {exc.msg}, column {exc.colno}"
+            raise at_line(path, number, f"damaged ({what}); {why}: {_fix(path)}") from None
+        if not isinstance(row, dict) or (key is not None and key not in row):
+            raise at_line(path, number, f"damaged (not a row {'with ' + repr(key) if key else 'object'}); {why}: {_fix(path)}")
+        rows.append(row)
+    return rows
+
+
+_WHOLE = "srlm wrote it whole, so it was changed since"
+
+
+def _fix(path: Path) -> str:
+    """What to do about a damaged or missing file srlm wrote."""
+    if path.parent.name == "data":
+        return f"restore it, or delete the folder {path.parent} to rebuild the seed data"
+    return "restore it, or delete it to run the step that writes it again"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -139,7 +259,7 @@ class RowLog:
         self.final = final
         self.key = key
         self.partial = _own_partial(final)
-        self.rows: list[dict] = read_rows(final) if final.exists() else self._read_partials()
+        self.rows: list[dict] = read_rows(final, key) if final.exists() else self._read_partials()
         self.ids = {row[key] for row in self.rows}
 
     @property
@@ -151,11 +271,14 @@ class RowLog:
         fresh = [row for row in rows if row[self.key] not in self.ids]
         if not fresh:
             return
-        self.partial.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.partial, "a", encoding="utf-8") as handle:
-            handle.write("".join(row_line(row) for row in fresh))
-            handle.flush()
-            os.fsync(handle.fileno())
+        size = self.partial.stat().st_size if self.partial.exists() else None
+        # A failed write (a full disk) is cut back to the rows before it: never a torn line.
+        with deferred(), writing(self.partial, cleanup=lambda: _cut_back(self.partial, size)):
+            self.partial.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.partial, "a", encoding="utf-8") as handle:
+                handle.write("".join(row_line(row) for row in fresh))
+                handle.flush()
+                os.fsync(handle.fileno())
         self.rows.extend(fresh)
         self.ids.update(row[self.key] for row in fresh)
 
@@ -194,11 +317,12 @@ class RowLog:
         if order is not None:
             rank = {row_id: i for i, row_id in enumerate(order)}
             self.rows.sort(key=lambda row: rank.get(row[self.key], len(rank)))
-        if before_final is not None:
-            before_final(self.rows)
-        write_rows(self.final, self.rows)
-        for path in _partials(self.final):
-            path.unlink()
+        with deferred():  # a stop waits until the final file is in place and the partials gone
+            if before_final is not None:
+                before_final(self.rows)
+            write_rows(self.final, self.rows)
+            for path in _partials(self.final):
+                path.unlink()
 
     def _read_partials(self) -> list[dict]:
         """The rows of every partial file of this log, each id once."""
@@ -206,11 +330,19 @@ class RowLog:
         seen: set = set()
         for path in _partials(self.final):
             # Only our own file may be cut back: another process may be appending to its own.
-            for row in _recover(path, truncate=path == self.partial):
+            for row in _recover(path, self.key, truncate=path == self.partial):
                 if row[self.key] not in seen:
                     seen.add(row[self.key])
                     rows.append(row)
         return rows
+
+
+def _cut_back(path: Path, size: int | None) -> None:
+    """``path`` as it was before a failed append: ``size`` bytes long, or absent (``None``)."""
+    if size is None:
+        path.unlink(missing_ok=True)
+    else:
+        os.truncate(path, size)
 
 
 def _own_partial(final: Path) -> Path:
@@ -231,18 +363,19 @@ def _partials(final: Path) -> list[Path]:
     return ([single] if single.exists() else []) + [path for _, path in sorted(ranked)]
 
 
-def _recover(path: Path, truncate: bool = True) -> list[dict]:
-    """Rows of a partial file, dropping a torn last line (and truncating it away if ``truncate``)."""
-    data = path.read_bytes()
+def _recover(path: Path, key: str, truncate: bool = True) -> list[dict]:
+    """Rows of a partial file, dropping a torn last line (and truncating it away if ``truncate``).
+
+    Only the last line can be torn by a kill (rows are appended, then fsynced); a damaged line
+    before it is refused with ``file:line`` like damage in a final file.
+    """
+    data = _read_bytes(path)
     complete = data[: data.rfind(b"\n") + 1]
     if truncate and len(complete) != len(data):
-        with open(path, "r+b") as handle:
-            handle.truncate(len(complete))
-    rows = []
-    for line in complete.decode("utf-8").split("\n"):  # not splitlines(): U+2028 is text
-        if line.strip():
-            rows.append(json.loads(line))
-    return rows
+        with writing(path):
+            with open(path, "r+b") as handle:
+                handle.truncate(len(complete))
+    return _parse_rows(path, complete, key, whole=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -267,7 +400,12 @@ class RunLock:
         return self.fd is not None
 
     def __enter__(self) -> "RunLock":
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with writing(self.path):  # the run directory's first write: a read-only disk ends here
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._take()
+        return self
+
+    def _take(self) -> None:
         while True:
             fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o644)
             try:
@@ -279,10 +417,9 @@ class RunLock:
             if _same_file(fd, self.path):
                 break
             os.close(fd)  # the holder removed this file between our open and lock: use the new one
+        self.fd = fd
         os.ftruncate(fd, 0)
         os.write(fd, f"{socket.gethostname()}:{os.getpid()}\n".encode())
-        self.fd = fd
-        return self
 
     def __exit__(self, *exc: object) -> None:
         if self.fd is not None:

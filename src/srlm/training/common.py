@@ -14,6 +14,8 @@ from transformers import TrainerCallback
 from srlm.config import LoraConfig
 from srlm.errors import UserError
 from srlm.runtime.distributed import on_main, world_size
+from srlm.runtime.rundir import writing
+from srlm.runtime.signals import deferred
 
 
 class TrainingDiverged(UserError):
@@ -146,10 +148,13 @@ def _save_whole(model: Any, tokenizer: Any, target: Path) -> None:
         model = model.merge_and_unload()
     staging = target.with_name(target.name + ".tmp")
     shutil.rmtree(staging, ignore_errors=True)
-    model.save_pretrained(staging, safe_serialization=True)
-    tokenizer.save_pretrained(staging)
-    shutil.rmtree(target, ignore_errors=True)
-    staging.rename(target)
+    # A polite stop waits for the save; a full disk is named, and the half-saved staging folder
+    # removed (its space freed) while the previous model stays the latest complete one.
+    with deferred(), writing(staging, cleanup=lambda: shutil.rmtree(staging, ignore_errors=True)):
+        model.save_pretrained(staging, safe_serialization=True)
+        tokenizer.save_pretrained(staging)
+        shutil.rmtree(target, ignore_errors=True)
+        staging.rename(target)
 
 
 def _from_gathered(gathered: Path, tokenizer: Any, target: Path) -> None:
