@@ -177,8 +177,8 @@ class Stage:
 
 
 def _train(ctx: StageContext, out: dict[str, Any]) -> Any:
-    """DPO on the actor pairs, plus the judge pairs where meta-judgments ran."""
-    return train.run(ctx, out["pairs"] + out.get("meta_judgments", []))
+    """DPO on the actor pairs, plus the judge pairs where meta-judgments ran (or SFT on seed + positives)."""
+    return train.run(ctx, out["pairs"] + out.get("meta_judgments", []), seed_sft=out["seeds"]["sft"])
 
 
 ITERATION_STAGES: tuple[Stage, ...] = (
