@@ -56,6 +56,11 @@ def preflight(config: Config) -> list[str]:
         done.append(f"{key} {spec}: {locate_model(spec)}")
     done += seed_data.check_sources(config)
     done += check_templates(config)
+    if config.prompt_gen.pool_file:
+        from srlm.data.prompt_pool import read_pool_file
+
+        rows, _ = read_pool_file(config.prompt_gen.pool_file)
+        done.append(f"prompt_gen.pool_file {config.prompt_gen.pool_file}: {len(rows)} distinct prompts")
     return done
 
 
