@@ -77,7 +77,7 @@ class SFTConfig:
 
 @dataclass
 class PromptGenConfig:
-    num_prompts: int = opt(64, "New prompts to keep per iteration (SR: enough for 3,964 then 6,942 pairs).")
+    num_prompts: int = opt(64, "New prompts to keep per iteration (SR section 3.1: enough for 3,964 then 6,942 pairs; MR section 4.1: 5,000 sampled from the pool).")
     num_fewshot: int = opt(8, "Seed prompts shown in each few-shot request (SR: 8, Self-Instruct style).")
     temperature: float = opt(0.6, "Sampling temperature for new prompts (SR: 0.6).")
     top_p: float = opt(0.9, "Nucleus sampling for new prompts (SR: 0.9).")
@@ -117,7 +117,7 @@ class PairConfig:
     length_rho: Any = opt(0.0, "Length-control rho in [0, 1], a number or one per iteration (MR: 0, 0.32, 0.32, 0.4); 0 = best vs worst.")
     length_unit: str = opt("tokens", "Unit of response length for length control and `max_chosen_length`: 'tokens' (the backend's tokenizer) or 'chars'.")
     rejected_rule: str = opt("longest_in_bottom_tier", "With length control (rho > 0), which response is rejected: 'longest_in_bottom_tier' = the longest response scoring in [Smin, (1 - rho) Smin + rho Smax] (MR section 3.1 defines the bottom tier as the mirror of the top tier, from which the shortest is chosen; default, docs/meta_rewarding.md item 2) or 'lowest_score' = the lowest-scored response (length ignored). rho = 0 is SR's best vs worst either way.")
-    max_chosen_length: Any = opt(0, "Drop a pair whose chosen response is longer than this (in `length_unit`); a number or one per iteration (the last repeats); 0 = no cap. MR caps the chosen response's length in its first iteration only (the SFT model's long answers), so the 8B config gives one entry per iteration, 0 after the first; counted as pairs.dropped.chosen_too_long.")
+    max_chosen_length: Any = opt(0, "Drop a pair whose chosen response is longer than this (in `length_unit`); a number or one per iteration (the last repeats); 0 = no cap. MR caps the chosen response's length in its first iteration only (the SFT model's long answers): give [N, 0, ...]; the pair is dropped, not re-picked, and counted as pairs.dropped.chosen_too_long. Default 0; the 8B config ships 0 too, MR's number not being at hand (docs/meta_rewarding.md item 15).")
     positive_threshold: float = opt(5.0, "Mean score a response needs in 'positive_only' mode (SR: 5).")
     positive_from: str = opt("M0", "In 'positive_only' mode, the model the SFT on seed + positive rows starts from: 'M0' = the base model, as M1 was made (SR section 3.1: the positive examples are added to the seed data and the model is fine-tuned as M1 was; default) or 'current' = M(t).")
 
