@@ -130,3 +130,16 @@ def test_positive_only_variant_fine_tunes_on_top_scored_responses(tiny_model_dir
     train = json.loads((run.iteration(1) / "stats.json").read_text())["train"]
     assert train["trained_from"] == "M0" and train["rows"] == len(seed) + len(rows)
     assert train["rows_by_kind"]["positive"] == len(rows) and train["rows_by_kind"]["ift"] == sum(r.get("kind") == "ift" for r in seed)
+
+
+def test_a_fixed_prompt_pool_is_written_once_and_never_reused(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """MR section 4.1's pool through the whole loop: written by M1 once, sampled per iteration."""
+    run = _run(tiny_model_dir, tmp_path, "eval.judge_metrics=false", "sft.enabled=false", "prompt_gen.pool_size=8")
+    pool = read_rows(run.root / "prompt_pool" / "prompts.jsonl")
+    used = [read_rows(run.iteration(t) / "prompts.jsonl") for t in (1, 2)]
+    assert len(pool) == 8 and [len(rows) for rows in used] == [4, 4]
+    assert {r["pool_id"] for r in used[0]}.isdisjoint(r["pool_id"] for r in used[1])
+    assert all(r["prompt"] == {p["id"]: p["prompt"] for p in pool}[r["pool_id"]] for rows in used for r in rows)
+    assert not (run.iteration(2) / "prompts_raw.jsonl").exists()  # iteration 2 wrote no prompts
+    second = json.loads((run.iteration(2) / "stats.json").read_text())["prompts"]
+    assert second["source"] == "pool" and second["used_before"] == 4 and second["left_after"] == 0
