@@ -54,7 +54,7 @@ def run(ctx: StageContext, seed_rows: list[InstructionRow]) -> list[PromptRow]:
     final = ctx.path("prompts.jsonl")
     if final.exists():
         return read_rows(final)
-    pool = distributed.main_first(_pool, ctx, seed_rows)
+    pool = _pool(ctx, seed_rows)  # every process: writing the pool is a generation like any other
     return distributed.main_first(sample_iteration, ctx, pool)
 
 
@@ -106,11 +106,18 @@ def _pool(ctx: StageContext, seed_rows: list[InstructionRow]) -> list[PromptRow]
     """The run's fixed prompt pool: written once by the generator, or copied in from a file."""
     folder = ctx.run.root / POOL_FOLDER
     cfg = ctx.config.prompt_gen
-    if cfg.pool_file and not (folder / "prompts.jsonl").exists():
-        rows, stats = read_pool_file(cfg.pool_file)
-        write_json(folder / "stats.json", stats)
-        write_rows(folder / "prompts.jsonl", rows)  # last: the pool exists only when complete
+    if cfg.pool_file:
+        distributed.main_first(_copy_pool_file, folder, cfg.pool_file)
     return write_prompts(ctx, seed_rows, Batch(folder, cfg.pool_size, "pool", "pool"))
+
+
+def _copy_pool_file(folder: Path, source: str) -> None:
+    """The pool file's prompts into the run (a later edit of the file cannot change a run)."""
+    if (folder / "prompts.jsonl").exists():
+        return
+    rows, stats = read_pool_file(source)
+    write_json(folder / "stats.json", stats)
+    write_rows(folder / "prompts.jsonl", rows)  # last: the pool exists only when complete
 
 
 def in_order(raw_rows: list[RawPromptRow]) -> list[RawPromptRow]:
