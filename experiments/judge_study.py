@@ -158,7 +158,8 @@ def run_trial(trial: Trial, model_path: str, pool: list[dict], heldout: list[dic
             model.train()
             print(f"  epoch {epoch}: {summary_line(epochs[-1])}", flush=True)
 
-    cfg = SFTConfig(epochs=trial.epochs, learning_rate=trial.learning_rate, batch_size=trial.batch_size, micro_batch_size=trial.micro_batch_size, max_length=640, lora=LoraConfig(enabled=trial.lora, r=trial.lora_r, alpha=2 * trial.lora_r))
+    # dropout 0: the study's recorded results were measured before sft.dropout existed (SmolLM2's own 0.0).
+    cfg = SFTConfig(epochs=trial.epochs, learning_rate=trial.learning_rate, batch_size=trial.batch_size, micro_batch_size=trial.micro_batch_size, max_length=640, dropout=0.0, lora=LoraConfig(enabled=trial.lora, r=trial.lora_r, alpha=2 * trial.lora_r))
     print(f"trial {trial}: {len(rows)} SFT rows", flush=True)
     started = time.time()
     with tempfile.TemporaryDirectory() as tmp:

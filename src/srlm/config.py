@@ -58,6 +58,15 @@ class DataConfig:
     oasst: OasstConfig = field(default_factory=OasstConfig, metadata={"help": "Sizes of the Open Assistant split (srlm import-oasst, srlm build-eft; docs/reproduce.md)."})
 
 
+DROPOUT_HELP = (
+    "Dropout while training ({stage}); SR section 3.1 trains SFT and DPO with dropout 0.1 (the default). Written into "
+    "every dropout field the model's config has (Llama/Mistral/Qwen: attention_dropout; GPT-2: resid_pdrop, embd_pdrop, "
+    "attn_pdrop; ...; see training.common.DROPOUT_FIELDS) when the model is loaded for training; the saved model keeps "
+    "the value (generation runs in eval mode, where dropout is off). The tiny configs use 0: the model's own value "
+    "(0.0 for SmolLM2), so their outputs are those of earlier versions."
+)
+
+
 @dataclass
 class SFTConfig:
     enabled: bool = opt(True, "Fine-tune M0 on IFT + EFT to make M1 (SR). Off: M1 = M0.")
@@ -70,12 +79,13 @@ class SFTConfig:
     micro_batch_size: int = opt(2, "Sequences per forward pass; batch_size must be a multiple of it.")
     max_length: int = opt(1024, "Truncate training sequences to this many tokens.")
     gradient_checkpointing: bool = opt(False, "Recompute activations in the backward pass: less memory, ~20 % slower (for large models).")
+    dropout: float = opt(0.1, DROPOUT_HELP.format(stage="SFT"))
     lora: LoraConfig = field(default_factory=LoraConfig, metadata={"help": "LoRA settings for SFT."})
 
 
 @dataclass
 class PromptGenConfig:
-    num_prompts: int = opt(64, "New prompts to keep per iteration (SR: enough for 3,964 then 6,942 pairs).")
+    num_prompts: int = opt(64, "New prompts to keep per iteration (SR section 3.1: enough for 3,964 then 6,942 pairs; MR section 4.1: 5,000 sampled from the pool).")
     num_fewshot: int = opt(8, "Seed prompts shown in each few-shot request (SR: 8, Self-Instruct style).")
     temperature: float = opt(0.6, "Sampling temperature for new prompts (SR: 0.6).")
     top_p: float = opt(0.9, "Nucleus sampling for new prompts (SR: 0.9).")
@@ -84,7 +94,9 @@ class PromptGenConfig:
     min_words: int = opt(3, "Drop prompts with fewer words.")
     max_words: int = opt(150, "Drop prompts with more words.")
     dedup_threshold: float = opt(0.7, "Drop a prompt whose ROUGE-L F1 with a kept prompt or a seed prompt exceeds this (Self-Instruct: 0.7).")
-    max_rounds: int = opt(8, "Stop after this many generation rounds even if fewer prompts were kept.")
+    max_rounds: int = opt(8, "Stop after this many generation rounds even if fewer prompts were kept (with a pool: rounds of writing the pool).")
+    pool_size: int = opt(0, "0 = the generator writes fresh prompts every iteration (SR section 2.3; default). N > 0 = it writes a pool of N filtered prompts once (run folder prompt_pool/), and each iteration samples `num_prompts` of them, seeded, never one an earlier iteration used (MR section 4.1: 20,000 prompts written once by Llama-2-70B-Chat, 5,000 sampled per iteration).")
+    pool_file: str = opt("", "A JSONL file whose rows hold a 'prompt' string, used as the fixed pool instead of writing one (pool_size must then be 0); exact duplicates are dropped and counted. Each iteration samples from it as with pool_size.")
 
 
 @dataclass
@@ -108,11 +120,14 @@ class JudgeConfig:
 
 @dataclass
 class PairConfig:
-    mode: str = opt("pairs", "'pairs' = best vs worst DPO pairs (SR); 'positive_only' = responses scoring `positive_threshold` become extra SFT data (SR ablation).")
+    mode: str = opt("pairs", "'pairs' = best vs worst DPO pairs (SR); 'positive_only' = responses scoring `positive_threshold` join the seed SFT data (IFT + EFT) for an SFT that makes M(t+1) (SR section 3.1 ablation, 'augmenting with positive examples only').")
     min_margin: float = opt(0.0, "Drop a pair whose chosen and rejected mean scores differ by less than this (0 = only exact ties are dropped, as in SR).")
     length_rho: Any = opt(0.0, "Length-control rho in [0, 1], a number or one per iteration (MR: 0, 0.32, 0.32, 0.4); 0 = best vs worst.")
-    length_unit: str = opt("tokens", "Unit of response length for length control: 'tokens' or 'chars'.")
+    length_unit: str = opt("tokens", "Unit of response length for length control and `max_chosen_length`: 'tokens' (the backend's tokenizer) or 'chars'.")
+    rejected_rule: str = opt("longest_in_bottom_tier", "With length control (rho > 0), which response is rejected: 'longest_in_bottom_tier' = the longest response scoring in [Smin, (1 - rho) Smin + rho Smax] (MR section 3.1 defines the bottom tier as the mirror of the top tier, from which the shortest is chosen; default, docs/meta_rewarding.md item 2) or 'lowest_score' = the lowest-scored response (length ignored). rho = 0 is SR's best vs worst either way.")
+    max_chosen_length: Any = opt(0, "Drop a pair whose chosen response is longer than this (in `length_unit`); a number or one per iteration (the last repeats); 0 = no cap. MR caps the chosen response's length in its first iteration only (the SFT model's long answers): give [N, 0, ...]; the pair is dropped, not re-picked, and counted as pairs.dropped.chosen_too_long. Default 0; the 8B config ships 0 too, MR's number not being at hand (docs/meta_rewarding.md item 15).")
     positive_threshold: float = opt(5.0, "Mean score a response needs in 'positive_only' mode (SR: 5).")
+    positive_from: str = opt("M0", "In 'positive_only' mode, the model the SFT on seed + positive rows starts from: 'M0' = the base model, as M1 was made (SR section 3.1: the positive examples are added to the seed data and the model is fine-tuned as M1 was; default) or 'current' = M(t).")
 
 
 @dataclass
@@ -127,6 +142,7 @@ class DPOConfig:
     micro_batch_size: int = opt(2, "Pairs per forward pass; batch_size must be a multiple of it.")
     max_length: int = opt(1024, "Truncate prompt + response to this many tokens.")
     gradient_checkpointing: bool = opt(False, "Recompute activations in the backward pass: less memory, ~20 % slower (for large models).")
+    dropout: float = opt(0.1, DROPOUT_HELP.format(stage="DPO"))
     precompute_ref_log_probs: bool = opt(True, "Compute the reference model's log-probabilities once before training instead of every step (same loss, less time).")
     lora: LoraConfig = field(default_factory=LoraConfig, metadata={"help": "LoRA settings for DPO."})
 
@@ -138,7 +154,10 @@ class MetaConfig:
     temperature: float = opt(0.7, "Sampling temperature of the meta-judge.")
     top_p: float = opt(0.9, "Nucleus sampling of the meta-judge.")
     max_new_tokens: int = opt(200, "Token limit for one meta-judgment.")
-    max_chosen_judgment_length: int = opt(256, "Drop a judge pair whose chosen judgment is longer than this many tokens (MR: the meta-judge favours long judgments).")
+    max_chosen_judgment_length: Any = opt(256, "Drop a judge pair whose chosen judgment is longer than this (in `judgment_length_unit`); a number or one per iteration (the last repeats). MR section 3.2 drops such pairs because the meta-judge favours long judgments; default 256 tokens, srlm's choice: well above the ~100 words the judge prompt asks for (docs/meta_rewarding.md item 9).")
+    judgment_length_unit: str = opt("tokens", "Unit of `max_chosen_judgment_length`: 'tokens' (the backend's tokenizer) or 'chars'.")
+    min_score_gap: float = opt(0.0, "Keep a judge pair only when the scores its chosen and rejected judgments give differ by at least this (0 = no lower bound). MR section 3.2 conditions judge pairs on that score difference; srlm keeps every pair by default (docs/meta_rewarding.md item 13).")
+    max_score_gap: float = opt(5.0, "Keep a judge pair only when the scores its two judgments give differ by at most this (5 = no upper bound on the 0-5 scale; docs/meta_rewarding.md item 13).")
 
 
 @dataclass
@@ -353,12 +372,20 @@ def _merge(base: dict, extra: dict) -> None:
             base[key] = value
 
 
+def per_iteration(value: Any, iteration: int) -> float:
+    """A setting given as a number or one per iteration: the iteration's entry (the last one repeats).
+
+    >>> per_iteration(0.3, 4), per_iteration([0, 0.32, 0.4], 2), per_iteration([0, 0.32, 0.4], 9)
+    (0.3, 0.32, 0.4)
+    """
+    if isinstance(value, list):
+        return float(value[min(iteration, len(value)) - 1])
+    return float(value)
+
+
 def rho_for(config: Config, iteration: int) -> float:
     """Length-control rho of an iteration: a number, or the list's entry (the last one repeats)."""
-    rho = config.pairs.length_rho
-    if isinstance(rho, list):
-        return float(rho[min(iteration, len(rho)) - 1])
-    return float(rho)
+    return per_iteration(config.pairs.length_rho, iteration)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -374,6 +401,9 @@ _CHOICES = {
     "dtype": ("float32", "bfloat16", "float16"),
     "pairs.mode": ("pairs", "positive_only"),
     "pairs.length_unit": ("tokens", "chars"),
+    "pairs.rejected_rule": ("longest_in_bottom_tier", "lowest_score"),
+    "pairs.positive_from": ("M0", "current"),
+    "meta.judgment_length_unit": ("tokens", "chars"),
     "backend.kind": ("transformers", "vllm", "openai"),
     "judge.scoring": ("text", "expected"),
     "eval.win_rate_method": ("pairwise", "additive"),
@@ -432,7 +462,7 @@ def validate(config: Config) -> None:
         ("eval.judge_samples", config.eval.judge_samples >= 1, "must be >= 1"),
         ("eval.judge_temperature", config.eval.judge_temperature >= 0, "must be >= 0"),
         ("pairs.positive_threshold", 0 <= config.pairs.positive_threshold <= 5, "must be in [0, 5], the judge's scale"),
-        ("meta.max_chosen_judgment_length", config.meta.max_chosen_judgment_length >= 1, "must be >= 1"),
+        ("meta.min_score_gap", 0 <= config.meta.min_score_gap <= config.meta.max_score_gap, f"must be in [0, meta.max_score_gap = {config.meta.max_score_gap}]"),
     ]
     for key, ok, message in checks:
         if not ok:
@@ -446,6 +476,7 @@ def validate(config: Config) -> None:
     for section in ("prompt_gen", "candidates", "judge", "meta"):
         _validate_sampling(section, getattr(config, section))
     _validate_rho(config.pairs.length_rho)
+    _validate_filters(config)
     _validate_overrides(config)
 
 
@@ -488,6 +519,23 @@ def _validate_rho(rho: Any) -> None:
 # Keys read once for the whole run (the run directory, the base model, the seed data and SFT
 # of M1): an iteration override of them would be silently ignored, so it is refused.
 _WHOLE_RUN_KEYS = frozenset({"name", "runs_dir", "iterations", "model", "method", "data", "iteration_overrides"})
+
+
+def _validate_filters(config: Config) -> None:
+    """The prompt pool's and the pair filters' keys (issue 14)."""
+    pool = config.prompt_gen
+    if pool.pool_size < 0:
+        raise UserError(f"config key 'prompt_gen.pool_size': {pool.pool_size} must be >= 0 (0 = fresh prompts each iteration)")
+    if pool.pool_file and pool.pool_size:
+        raise UserError(f"config key 'prompt_gen.pool_size': {pool.pool_size} must be 0 when prompt_gen.pool_file is given (the file is the pool)")
+    _validate_per_iteration("pairs.max_chosen_length", config.pairs.max_chosen_length, 0, "(0 = no cap)")
+    _validate_per_iteration("meta.max_chosen_judgment_length", config.meta.max_chosen_judgment_length, 1, "")
+
+
+def _validate_per_iteration(key: str, value: Any, low: int, note: str) -> None:
+    values = value if isinstance(value, list) else [value]
+    if not values or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= low for v in values):
+        raise UserError(f"config key '{key}': {value!r} must be a number >= {low} or a non-empty list of them, one per iteration {note}".rstrip())
 
 
 def _validate_overrides(config: Config) -> None:

@@ -57,6 +57,11 @@ def preflight(config: Config) -> list[str]:
         done.append(f"{key} {spec}: {locate_model(spec)}")
     done += seed_data.check_sources(config)
     done += check_templates(config)
+    if config.prompt_gen.pool_file:
+        from srlm.data.prompt_pool import read_pool_file
+
+        rows, _ = read_pool_file(config.prompt_gen.pool_file)
+        done.append(f"prompt_gen.pool_file {config.prompt_gen.pool_file}: {len(rows)} distinct prompts")
     return done
 
 
@@ -184,8 +189,8 @@ class Stage:
 
 
 def _train(ctx: StageContext, out: dict[str, Any]) -> Any:
-    """DPO on the actor pairs, plus the judge pairs where meta-judgments ran."""
-    return train.run(ctx, out["pairs"] + out.get("meta_judgments", []))
+    """DPO on the actor pairs, plus the judge pairs where meta-judgments ran (or SFT on seed + positives)."""
+    return train.run(ctx, out["pairs"] + out.get("meta_judgments", []), seed_sft=out["seeds"]["sft"])
 
 
 ITERATION_STAGES: tuple[Stage, ...] = (

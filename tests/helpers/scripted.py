@@ -86,7 +86,7 @@ def tiny_overrides(model_dir: Path, runs_dir: Path, *extra: str) -> list[str]:
         "data.max_ift=16", "sft.batch_size=4", "sft.micro_batch_size=2", "sft.learning_rate=1e-3",
         "prompt_gen.num_prompts=4", "prompt_gen.max_new_tokens=24", "candidates.n=3",
         "candidates.max_new_tokens=12", "judge.samples=3", "judge.max_new_tokens=8",
-        "dpo.batch_size=4", "dpo.micro_batch_size=2", "dpo.learning_rate=1e-3",
+        "dpo.batch_size=4", "dpo.micro_batch_size=2", "dpo.learning_rate=1e-3", "sft.dropout=0", "dpo.dropout=0",
         "backend.batch_size=4", "eval.max_heldout=2", *extra,
     ]
 

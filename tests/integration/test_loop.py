@@ -116,12 +116,30 @@ def test_zero_pairs_stops_with_an_explanation(tiny_model_dir: Path, tmp_path: Pa
 
 
 def test_positive_only_variant_fine_tunes_on_top_scored_responses(tiny_model_dir: Path, tmp_path: Path) -> None:
-    """SR's ablation: responses whose mean score reaches the threshold become SFT rows."""
-    run = _run(tiny_model_dir, tmp_path, "iterations=1", "eval.judge_metrics=false", "pairs.mode=positive_only", "pairs.positive_threshold=3.5")
+    """SR's ablation (section 3.1): responses whose mean score reaches the threshold join the
+    seed SFT data, and M2 is that SFT of M0, as M1 was made."""
+    run = _run(tiny_model_dir, tmp_path, "iterations=1", "eval.judge_metrics=false", "pairs.mode=positive_only", "pairs.positive_threshold=3.5", "data.max_eft=8")
     rows = read_rows(run.iteration(1) / "positives.jsonl")
     judged = {row["id"]: row["mean_score"] for row in read_rows(run.iteration(1) / "judgments.jsonl")}
-    expected = sum(1 for score in judged.values() if score is not None and score >= 3.5)
-    assert len(rows) == expected > 0
+    texts = {(c["prompt_id"], c["response"].strip()) for c in read_rows(run.iteration(1) / "candidates.jsonl") if (judged[c["id"]] or 0) >= 3.5}
+    assert len(rows) == len(texts) > 0  # one row per distinct top-scored text of a prompt
     assert all(row["score"] >= 3.5 for row in rows)
     assert not (run.iteration(1) / "pairs.jsonl").exists()
     assert (run.model(2) / "model.safetensors").is_file()
+    seed = read_rows(run.data / "sft.jsonl")
+    train = json.loads((run.iteration(1) / "stats.json").read_text())["train"]
+    assert train["trained_from"] == "M0" and train["rows"] == len(seed) + len(rows)
+    assert train["rows_by_kind"]["positive"] == len(rows) and train["rows_by_kind"]["ift"] == sum(r.get("kind") == "ift" for r in seed)
+
+
+def test_a_fixed_prompt_pool_is_written_once_and_never_reused(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """MR section 4.1's pool through the whole loop: written by M1 once, sampled per iteration."""
+    run = _run(tiny_model_dir, tmp_path, "eval.judge_metrics=false", "sft.enabled=false", "prompt_gen.pool_size=8")
+    pool = read_rows(run.root / "prompt_pool" / "prompts.jsonl")
+    used = [read_rows(run.iteration(t) / "prompts.jsonl") for t in (1, 2)]
+    assert len(pool) == 8 and [len(rows) for rows in used] == [4, 4]
+    assert {r["pool_id"] for r in used[0]}.isdisjoint(r["pool_id"] for r in used[1])
+    assert all(r["prompt"] == {p["id"]: p["prompt"] for p in pool}[r["pool_id"]] for rows in used for r in rows)
+    assert not (run.iteration(2) / "prompts_raw.jsonl").exists()  # iteration 2 wrote no prompts
+    second = json.loads((run.iteration(2) / "stats.json").read_text())["prompts"]
+    assert second["source"] == "pool" and second["used_before"] == 4 and second["left_after"] == 0

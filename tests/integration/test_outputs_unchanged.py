@@ -43,14 +43,14 @@ EXPECTED: dict[str, dict[str, str]] = {
         "iter1/meta_judgments.jsonl": "394d5a6927529d3f9bbb7ebcd000d1d17311eb55c0bc26c012c6112e4a9ff084",
         "iter1/pairs.jsonl": "69c3cf0d450258f0b1a6775fcd3e73de98ce46080ed7afc7a9f54788549478c6",
         "iter1/prompts.jsonl": "9f15762ca6212cecc452337dfdf50ca976a76172ca78cda6408ddb3306f6bca5",
-        "iter1/stats.json": "f71d60aa15a9e2f4c15b8147f8216990947b3724b31fdd356e6dd6e19ff2685e",
+        "iter1/stats.json": "b4f75aa13ecd9d3e726e08ca296459c9c727ce5196e913bc7df1508055b537ea",
         "iter2/candidates.jsonl": "22e1d0f768faf558ec935b55b61188368dabae11f99fac37609c01711efc85a1",
         "iter2/judge_pairs.jsonl": "327ac9eed01e16b683377acfb5269a63c1826fcf655872bce81936cd97c80fc8",
         "iter2/judgments.jsonl": "b0394ed6d89570a13563ad413055cc69e23f6d3350849686ba19052484f8dfb3",
         "iter2/meta_judgments.jsonl": "3cde2669274b60999539029b4d7e73aaeda2714dd1b89b12eb3a9cf2889ddf86",
         "iter2/pairs.jsonl": "9ed603793d7f2298cb7fe593f2642c959c728afc3726253beb1976e2bd974a6b",
         "iter2/prompts.jsonl": "ac02b7c70943dbd37e2ad44addb65829558382c8ea3433a76e9b8c81c48aa8d0",
-        "iter2/stats.json": "ddb89fa0ae8717805a3691e8f82a3ea4e2a7796d61eb1a58ba0b9d1be40f8621"
+        "iter2/stats.json": "94c1a04deaf1f4508d17cc5788c6d6e1eaaeeb2924f587e4e5636bd7fc9579ea"
     },
     "self_rewarding": {
         "M1/eval.json": "e6d973b8093c4501c74b386a577176928644d109bd88796ecd4dc7a30d3912cd",
@@ -61,12 +61,12 @@ EXPECTED: dict[str, dict[str, str]] = {
         "iter1/judgments.jsonl": "65f63ea1f2529a090269f2a19655e8674f26a95af9f36f08383a7419564076b8",
         "iter1/pairs.jsonl": "807afa5f2d1145d80eb26cc2282e5b4b2efcc2eb49c7200747a8c51e27cdff54",
         "iter1/prompts.jsonl": "e622143e21494c4245a3e6ba8182e32f70def73962a65149f819895d6fd5804b",
-        "iter1/stats.json": "38da220480a2146e91e82e8b718f82a0a3bb4da07a78c71f2d821c2b07cfed94",
+        "iter1/stats.json": "f0d9a845a6c9d4ed41728c936534f200ec4772ea23babd864d9193464cc36d09",
         "iter2/candidates.jsonl": "7e9c94af84f68fc01b7189f7816106abc71b342f0bc6e88f8bb388f1d8c670eb",
         "iter2/judgments.jsonl": "19b5021ae5bd49bc674854a662c30fc359aa115783a6698c0290faac088ebba8",
         "iter2/pairs.jsonl": "5ffd43de90c87fd9661992d4ef49f79bac9cb1357284ebb8f173bf0c8cbf718d",
         "iter2/prompts.jsonl": "e0c371fdc6e28f4570fd7c0f335bc7034ed625b5e982a7a1052a1df9a470114e",
-        "iter2/stats.json": "066c738e04f74dbcfbf02b81aa44e0a79104b048a95ffaed48559b0c04fa1264"
+        "iter2/stats.json": "ac3d4835f4d379dd860b1ac93385966871aadd8cbfe4837d740e3289fa626863"
     },
     "self_rewarding_expected": {
         "M1/eval.json": "b454f672d073e266ff68a895dc525571f9552728af16c46c049f1a5cac15e51b",
@@ -77,12 +77,12 @@ EXPECTED: dict[str, dict[str, str]] = {
         "iter1/judgments.jsonl": "b757aa75f1f0f83c4c80561181c552c66f92d85ba629dcb2634afe21b1174ab7",
         "iter1/pairs.jsonl": "6ac1f9af6e609707a74079d8f67b6eaf102b13462234c9ad80b590563f5de868",
         "iter1/prompts.jsonl": "e622143e21494c4245a3e6ba8182e32f70def73962a65149f819895d6fd5804b",
-        "iter1/stats.json": "8df436d76f8afef3d4fd0b4f1d3c6763e5eea064e3f836281797a2355f7dbd96",
+        "iter1/stats.json": "610aff66c9b8c2a2d93c81aef38e5288ebff069821cb6479f8c419b265694b21",
         "iter2/candidates.jsonl": "9060a2a995e4e69a7a03860b3a6fab54c24a94dd957202788b08ed59dff77d4b",
         "iter2/judgments.jsonl": "6ced280c88f41ca9a493b91fa5b598aafd7ee16b6fa7c7b2765efd3a4678be35",
         "iter2/pairs.jsonl": "75015623bad056d908aa785d8eb0ec5a24b1cb7477aa110a15ef6158909898c5",
         "iter2/prompts.jsonl": "38e059f7b6b990b66ac0be440e46ccdfeb2282dadf07a3b62d499ca550fd5ba9",
-        "iter2/stats.json": "ff58eb5e492fb5da91be86e33ea07b1483328571b46f0bed1b00e7fa872a0a81"
+        "iter2/stats.json": "1f2e67a413d4872d5bc47c09925481d43f9f5aea07cf9170f13ca5ec86707377"
     }
 }
 

@@ -156,7 +156,7 @@ def iteration_weights(tables: list[Table]) -> tuple[float, float, int, int]:
     return w1, w2, first, second
 
 
-def rank_judgments(table: Table, size: int, w1: float, w2: float, lengths: list[int], max_chosen_length: int) -> JudgePick:
+def rank_judgments(table: Table, size: int, w1: float, w2: float, lengths: list[int], max_chosen_length: float) -> JudgePick:
     """Elo of a target's judgments and its judge pair, or why it gives none."""
     elo = elo_scores(battle_matrix(table, size, w1, w2))
     rounded = tuple(round(float(e), 4) for e in elo)
@@ -167,6 +167,31 @@ def rank_judgments(table: Table, size: int, w1: float, w2: float, lengths: list[
     if lengths[pick[0]] > max_chosen_length:
         return JudgePick(rounded, dropped="chosen_too_long")
     return JudgePick(rounded, chosen=pick[0], rejected=pick[1])
+
+
+def judge_pair_problem(target: Target, pick: JudgePick, min_gap: float, max_gap: float) -> str | None:
+    """Why a ranked judge pair is still dropped: the same text twice, or its score gap out of bounds.
+
+    The gap is between the scores the chosen and rejected judgments give the one response
+    (MR 3.2 conditions judge pairs on it; ``meta.min_score_gap`` / ``meta.max_score_gap``).
+
+    >>> t = Target("p", "p-c0", "q", "r", ("ok Score: 4", "ok Score: 4", "bad Score: 1"), (4.0, 4.0, 1.0), (0, 1, 2))
+    >>> judge_pair_problem(t, JudgePick((0, 0, 0), chosen=0, rejected=1), 0, 5)
+    'identical_texts'
+    >>> judge_pair_problem(t, JudgePick((0, 0, 0), chosen=0, rejected=2), 0, 2)
+    'score_gap_above_max'
+    >>> judge_pair_problem(t, JudgePick((0, 0, 0), chosen=2, rejected=0), 0, 5) is None
+    True
+    """
+    c, r = pick.chosen, pick.rejected
+    if target.judgments[c].strip() == target.judgments[r].strip():
+        return "identical_texts"
+    gap = abs(target.scores[c] - target.scores[r])
+    if gap < min_gap:
+        return "score_gap_below_min"
+    if gap > max_gap:
+        return "score_gap_above_max"
+    return None
 
 
 def judge_pair_row(judge_template: str, target: Target, pick: JudgePick, lengths: list[int]) -> JudgePairRow:

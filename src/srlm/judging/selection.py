@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Literal, Sequence
 
 DropReason = Literal["fewer_than_two_valid", "tie", "below_margin"]
+RejectedRule = Literal["longest_in_bottom_tier", "lowest_score"]
 
 # Tier bounds are computed in floating point; a score on the bound belongs to the tier.
 _EPS = 1e-9
@@ -41,6 +42,7 @@ def choose_pair(
     lengths: Sequence[int],
     rho: float = 0.0,
     min_margin: float = 0.0,
+    rejected_rule: RejectedRule = "longest_in_bottom_tier",
 ) -> PairChoice:
     """The actor preference pair for one prompt.
 
@@ -48,7 +50,8 @@ def choose_pair(
     lowest index. ``rho > 0`` (Wu et al. length control): chosen = the shortest response in the
     top tier ``[(1-rho) Smax + rho Smin, Smax]``, rejected = the longest in the bottom tier
     ``[Smin, (1-rho) Smin + rho Smax]``; equal lengths go to the better (for chosen) or worse
-    (for rejected) score, then the lowest index.
+    (for rejected) score, then the lowest index. ``rejected_rule="lowest_score"`` applies length
+    control to the chosen side only: rejected = the lowest score (lowest index on equal scores).
 
     Dropped, with the reason: ``fewer_than_two_valid`` scores; ``tie`` when Smax == Smin;
     ``below_margin`` when chosen does not score strictly above rejected or by less than
@@ -59,6 +62,8 @@ def choose_pair(
     PairChoice(chosen=1, rejected=3, dropped=None)
     >>> choose_pair([3.0, 4.5, None, 1.0, 4.5, 1.5], [90, 300, 10, 20, 120, 200], rho=0.3)
     PairChoice(chosen=4, rejected=5, dropped=None)
+    >>> choose_pair([3.0, 4.5, None, 1.0, 4.5, 1.5], [90, 300, 10, 20, 120, 200], rho=0.3, rejected_rule="lowest_score")
+    PairChoice(chosen=4, rejected=3, dropped=None)
     >>> choose_pair([4.0, 4.0], [10, 20]).dropped
     'tie'
     """
@@ -70,18 +75,25 @@ def choose_pair(
     best, worst = max(score.values()), min(score.values())
     if best == worst:
         return PairChoice(dropped="tie")
-    if rho == 0:
-        chosen = min((i for i in valid if score[i] == best))
-        rejected = min((i for i in valid if score[i] == worst))
-    else:
-        top = [i for i in valid if score[i] >= (1 - rho) * best + rho * worst - _EPS]
-        bottom = [i for i in valid if score[i] <= (1 - rho) * worst + rho * best + _EPS]
-        chosen = min(top, key=lambda i: (lengths[i], -score[i], i))
-        rejected = min(bottom, key=lambda i: (-lengths[i], score[i], i))
+    chosen, rejected = _select(score, lengths, rho, rejected_rule)
     margin = score[chosen] - score[rejected]
     if margin <= 0 or margin < min_margin:
         return PairChoice(dropped="below_margin")
     return PairChoice(chosen=chosen, rejected=rejected)
+
+
+def _select(score: dict[int, float], lengths: Sequence[int], rho: float, rejected_rule: RejectedRule) -> tuple[int, int]:
+    """(chosen, rejected) among the scored responses ``score`` (index -> mean score)."""
+    best, worst = max(score.values()), min(score.values())
+    lowest = min(i for i in score if score[i] == worst)
+    if rho == 0:
+        return min(i for i in score if score[i] == best), lowest
+    top = [i for i in score if score[i] >= (1 - rho) * best + rho * worst - _EPS]
+    bottom = [i for i in score if score[i] <= (1 - rho) * worst + rho * best + _EPS]
+    chosen = min(top, key=lambda i: (lengths[i], -score[i], i))
+    if rejected_rule == "lowest_score":
+        return chosen, lowest
+    return chosen, min(bottom, key=lambda i: (-lengths[i], score[i], i))
 
 
 def _check_arguments(

@@ -149,8 +149,12 @@ def load_tokenizer(path: str, trust_remote_code: bool = False) -> Any:
     return tokenizer
 
 
-def load_model(path: str, dtype: str = "float32", trust_remote_code: bool = False) -> Any:
-    """A causal LM from a resolved path, in eval mode (its weight files checked whole first)."""
+def load_model(path: str, dtype: str = "float32", trust_remote_code: bool = False, config_overrides: dict | None = None) -> Any:
+    """A causal LM from a resolved path, in eval mode (its weight files checked whole first).
+
+    ``config_overrides`` replace fields of the model's config before the model is built (how
+    training sets its dropout: layers read their rates from the config when they are made).
+    """
     from transformers import AutoModelForCausalLM
 
     from srlm.runtime.checkpoint import verify_checkpoint
@@ -158,7 +162,7 @@ def load_model(path: str, dtype: str = "float32", trust_remote_code: bool = Fals
     if Path(path).is_dir():
         verify_checkpoint(Path(path))
     try:
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=_DTYPES[dtype], trust_remote_code=trust_remote_code)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=_DTYPES[dtype], trust_remote_code=trust_remote_code, **(config_overrides or {}))
     except OSError as exc:
         raise UserError(f"model '{path}': cannot be loaded ({exc})") from None
     model.eval()

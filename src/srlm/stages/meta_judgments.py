@@ -8,7 +8,10 @@ this stage runs the meta-judge over the iteration and writes the files. Per prom
    unordered pair is seen in both orders (``meta_judgments.jsonl``, resumable);
 3. position-bias weights w1, w2 from the whole iteration's first/second-position wins;
 4. battle matrix, Bradley-Terry "Elo", chosen = highest, rejected = lowest judgment, dropped
-   when the chosen judgment is longer than ``meta.max_chosen_judgment_length`` tokens.
+   when the chosen judgment is longer than ``meta.max_chosen_judgment_length`` (in
+   ``meta.judgment_length_unit``, per iteration), when the scores the two judgments give differ
+   by less than ``meta.min_score_gap`` or more than ``meta.max_score_gap``, or when the two
+   texts are the same (each counted by reason).
 
 Judge pairs (``judge_pairs.jsonl``, rows with ``"kind": "judge"``) train the model as a judge:
 the prompt is the judge request for that response, chosen/rejected are two of its judgments.
@@ -24,7 +27,8 @@ import numpy as np
 from srlm.backends.base import Sampling
 from srlm.errors import UserError
 from srlm.generation import Generation, generate_missing
-from srlm.judging.meta_judge import Target, comparisons, higher_score_win_rate, iteration_weights, judge_pair_row, meta_conversation, meta_row, pick_targets, rank_judgments, verdict_table
+from srlm.config import per_iteration
+from srlm.judging.meta_judge import Target, comparisons, higher_score_win_rate, iteration_weights, judge_pair_problem, judge_pair_row, meta_conversation, meta_row, pick_targets, rank_judgments, verdict_table
 from srlm.judging.templates import load_template
 from srlm.records import CandidateRow, JudgePairRow, JudgmentRow, MetaJudgmentRow
 from srlm.runtime import distributed
@@ -96,12 +100,16 @@ def make_judge_pairs(ctx: StageContext, targets: list[Target], log_rows: list[di
     tables = [verdict_table(t, by_candidate[t.candidate_id]) for t in targets]
     w1, w2, first, second = iteration_weights(tables)
     judge_template = load_template(ctx.config.judge.template, ("prompt", "response"))
+    cfg = ctx.config.meta
+    limit = per_iteration(cfg.max_chosen_judgment_length, ctx.iteration)
     rows, dropped = [], Counter()
     for target, table in zip(targets, tables):
-        lengths = [ctx.backend.count_tokens(text) for text in target.judgments]
-        pick = rank_judgments(table, len(target.judgments), w1, w2, lengths, ctx.config.meta.max_chosen_judgment_length)
-        if pick.dropped:
-            dropped[pick.dropped] += 1
+        lengths = [ctx.backend.count_tokens(text) for text in target.judgments]  # the rows' lengths, for DPO's limit
+        measured = lengths if cfg.judgment_length_unit == "tokens" else [len(text) for text in target.judgments]
+        pick = rank_judgments(table, len(target.judgments), w1, w2, measured, limit)
+        reason = pick.dropped or judge_pair_problem(target, pick, cfg.min_score_gap, cfg.max_score_gap)
+        if reason:
+            dropped[reason] += 1
         else:
             row = judge_pair_row(judge_template, target, pick, lengths)
             row["prompt_length"] = ctx.backend.count_tokens(row["prompt"])
@@ -110,6 +118,8 @@ def make_judge_pairs(ctx: StageContext, targets: list[Target], log_rows: list[di
         **verdict_stats(log_rows, first, second, w1, w2),
         "higher_score_win_rate": higher_score_win_rate(targets, tables),
         **pair_stats(rows, dropped),
+        "max_chosen_judgment_length": limit,
+        "judgment_length_unit": cfg.judgment_length_unit,
         "over_dpo_max_length": over_length(ctx, rows),
     }
     return rows, stats

@@ -4,6 +4,11 @@ SR section 2.3: 8-shot prompting with seed prompts, temperature 0.6, top-p 0.9; 
 filtered before use. Raw generations are kept in ``prompts_raw.jsonl`` (resumable, one
 generation round at a time); the filter is deterministic, so ``prompts.jsonl`` is the same
 after a restart.
+
+With a fixed pool (``prompt_gen.pool_size`` or ``pool_file``; MR section 4.1: 20,000 prompts
+written once by Llama-2-70B-Chat, 5,000 sampled per iteration) the same writing and filtering
+fill ``prompt_pool/prompts.jsonl`` once (or the file is read), and each iteration samples its
+prompts from the pool (``stages.prompt_pool``).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import functools
 import random
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from srlm.backends.base import Backend, Conversation, Sampling
@@ -19,8 +25,11 @@ from srlm.generation import Generation, generate_missing
 from srlm.records import InstructionRow, PromptRow, RawPromptRow
 from srlm.runtime import distributed
 from srlm.runtime.rundir import RowLog, read_rows, write_rows
+from srlm.runtime.rundir import write_json
 from srlm.stages.common import StageContext
 from srlm.stages.prompt_filters import DuplicateIndex, clean_prompt, length_problem, rouge_l, words
+from srlm.data.prompt_pool import read_pool_file
+from srlm.stages.prompt_pool import POOL_FOLDER, pool_enabled, sample_iteration
 
 FEWSHOT_INSTRUCTION = (
     "Below are example requests that users sent to an AI assistant. Write one new request that "
@@ -38,34 +47,77 @@ def fewshot_message(examples: list[str]) -> str:
 
 
 def run(ctx: StageContext, seed_rows: list[InstructionRow]) -> list[PromptRow]:
-    """Write ``prompts.jsonl`` with ``num_prompts`` filtered new prompts (fewer if rounds run out)."""
+    """Write ``prompts.jsonl``: ``num_prompts`` filtered new prompts (fewer if rounds run out),
+    or, with a pool, the iteration's sample of it."""
+    if not pool_enabled(ctx.config):
+        return write_prompts(ctx, seed_rows, Batch(ctx.folder, ctx.config.prompt_gen.num_prompts, f"it{ctx.iteration}", "prompts"))
     final = ctx.path("prompts.jsonl")
     if final.exists():
         return read_rows(final)
-    cfg = ctx.config.prompt_gen
-    raw = RowLog(ctx.path("prompts_raw.jsonl"))
-    for round_index in range(cfg.max_rounds):
+    pool = _pool(ctx, seed_rows)  # every process: writing the pool is a generation like any other
+    return distributed.main_first(sample_iteration, ctx, pool)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Where one set of new prompts is written: an iteration's, or the fixed pool's."""
+
+    folder: Path
+    count: int
+    prefix: str  # row ids: "<prefix>-r<round>-<k>" raw, "<prefix>-p<k>" kept
+    stage: str  # the seeds' name and the stats section
+
+
+def write_prompts(ctx: StageContext, seed_rows: list[InstructionRow], batch: Batch) -> list[PromptRow]:
+    """Generate and filter ``batch.count`` prompts into ``batch.folder/prompts.jsonl`` (resumable)."""
+    final = batch.folder / "prompts.jsonl"
+    if final.exists():
+        return read_rows(final)
+    raw = RowLog(batch.folder / "prompts_raw.jsonl")
+    for round_index in range(ctx.config.prompt_gen.max_rounds):
         # A round's size depends only on the rounds before it, so a restart repeats it exactly.
         earlier = [row for row in in_order(raw.rows) if row["round"] < round_index]
-        missing = cfg.num_prompts - len(filter_prompts(earlier, seed_rows, ctx)[0])
+        missing = batch.count - len(filter_prompts(earlier, seed_rows, ctx, batch.prefix)[0])
         if missing <= 0:
             break
-        _generate_round(ctx, seed_rows, round_index, max(2 * missing, 4), raw)
+        _generate_round(ctx, seed_rows, round_index, max(2 * missing, 4), raw, batch)
         raw.sync()  # several processes: the next round's size depends on all of this one's rows
     raw.finish(order=[row["id"] for row in in_order(raw.rows)])
-    return distributed.main_first(_keep, ctx, seed_rows, raw.rows)
+    return distributed.main_first(_keep, ctx, seed_rows, raw.rows, batch)
 
 
-def _keep(ctx: StageContext, seed_rows: list[InstructionRow], raw_rows: list[RawPromptRow]) -> list[PromptRow]:
+def _keep(ctx: StageContext, seed_rows: list[InstructionRow], raw_rows: list[RawPromptRow], batch: Batch) -> list[PromptRow]:
     """Filter the raw prompts into ``prompts.jsonl``; read it instead where it exists."""
-    final = ctx.path("prompts.jsonl")
+    final = batch.folder / "prompts.jsonl"
     if final.exists():
         return read_rows(final)
-    kept, dropped = filter_prompts(raw_rows, seed_rows, ctx)
-    kept = kept[: ctx.config.prompt_gen.num_prompts]
-    ctx.record("prompts", {"generated": len(raw_rows), "kept": len(kept), "dropped": dict(dropped), "rounds": 1 + max((r["round"] for r in raw_rows), default=-1)})
+    kept, dropped = filter_prompts(raw_rows, seed_rows, ctx, batch.prefix)
+    kept = kept[: batch.count]
+    stats = {"generated": len(raw_rows), "kept": len(kept), "dropped": dict(dropped), "rounds": 1 + max((r["round"] for r in raw_rows), default=-1)}
+    if batch.stage == "prompts":
+        ctx.record("prompts", stats)
+    else:  # the pool's own counts, beside it (the iterations record what they sample)
+        write_json(batch.folder / "stats.json", {"source": "generated", "generator": ctx.config.prompt_gen.generator, "asked": batch.count, **stats})
     write_rows(final, kept)
     return kept
+
+
+def _pool(ctx: StageContext, seed_rows: list[InstructionRow]) -> list[PromptRow]:
+    """The run's fixed prompt pool: written once by the generator, or copied in from a file."""
+    folder = ctx.run.root / POOL_FOLDER
+    cfg = ctx.config.prompt_gen
+    if cfg.pool_file:
+        distributed.main_first(_copy_pool_file, folder, cfg.pool_file)
+    return write_prompts(ctx, seed_rows, Batch(folder, cfg.pool_size, "pool", "pool"))
+
+
+def _copy_pool_file(folder: Path, source: str) -> None:
+    """The pool file's prompts into the run (a later edit of the file cannot change a run)."""
+    if (folder / "prompts.jsonl").exists():
+        return
+    rows, stats = read_pool_file(source)
+    write_json(folder / "stats.json", stats)
+    write_rows(folder / "prompts.jsonl", rows)  # last: the pool exists only when complete
 
 
 def in_order(raw_rows: list[RawPromptRow]) -> list[RawPromptRow]:
@@ -73,19 +125,19 @@ def in_order(raw_rows: list[RawPromptRow]) -> list[RawPromptRow]:
     return sorted(raw_rows, key=lambda row: (row["round"], int(row["id"].rsplit("-", 1)[1])))
 
 
-def _generate_round(ctx: StageContext, seed_rows: list[InstructionRow], round_index: int, size: int, raw: RowLog) -> None:
+def _generate_round(ctx: StageContext, seed_rows: list[InstructionRow], round_index: int, size: int, raw: RowLog, batch: Batch) -> None:
     """Generate one round of ``size`` new prompts, appended a chunk at a time (resumable)."""
     cfg = ctx.config.prompt_gen
-    rng = random.Random(ctx.seed("prompts", round_index))
+    rng = random.Random(ctx.seed(batch.stage, round_index))
     shots = [rng.sample(seed_rows, min(cfg.num_fewshot, len(seed_rows))) for _ in range(size)]
-    ids = [f"it{ctx.iteration}-r{round_index}-{k:04d}" for k in range(size)]
+    ids = [f"{batch.prefix}-r{round_index}-{k:04d}" for k in range(size)]
 
     def rows(chunk: Sequence[int], outputs: list[list[str]], _: list[Conversation]) -> list[dict]:
         return [{"id": ids[k], "round": round_index, "fewshot_ids": [r["id"] for r in shots[k]], "raw": texts[0]} for k, texts in zip(chunk, outputs)]
 
     job = Generation(
-        label=f"iter{ctx.iteration} prompts", unit="prompt", chunk_size=ctx.config.backend.batch_size, show_progress=False,
-        sampling=lambda index: Sampling(temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens, n=1, seed=ctx.seed("prompts-sample", round_index, index)),
+        label=f"iter{ctx.iteration} {batch.stage}", unit="prompt", chunk_size=ctx.config.backend.batch_size, show_progress=batch.stage != "prompts",
+        sampling=lambda index: Sampling(temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens, n=1, seed=ctx.seed(f"{batch.stage}-sample", round_index, index)),
         request=lambda k: [{"role": "user", "content": fewshot_message([r["prompt"] for r in shots[k]])}],
         rows=rows, row_ids=lambda k: [ids[k]],
     )
@@ -103,8 +155,10 @@ def _generator(ctx: StageContext) -> Backend:
     return ctx.backend_factory(Path(resolve_model(name)), ctx.config)
 
 
-def filter_prompts(raw_rows: list[RawPromptRow], seed_rows: list[InstructionRow], ctx: StageContext) -> tuple[list[PromptRow], Counter]:
-    """Kept prompt rows and drop counts by reason, deterministic in the order of ``raw_rows``."""
+def filter_prompts(raw_rows: list[RawPromptRow], seed_rows: list[InstructionRow], ctx: StageContext, prefix: str | None = None) -> tuple[list[PromptRow], Counter]:
+    """Kept prompt rows (ids ``<prefix>-p<k>``, default the iteration's) and drop counts by
+    reason, deterministic in the order of ``raw_rows``."""
+    prefix = prefix or f"it{ctx.iteration}"
     cfg = ctx.config.prompt_gen
     seed_by_id = {row["id"]: row["prompt"] for row in seed_rows}
     seed_index = DuplicateIndex(cfg.dedup_threshold, [row["prompt"] for row in seed_rows])
@@ -122,7 +176,7 @@ def filter_prompts(raw_rows: list[RawPromptRow], seed_rows: list[InstructionRow]
             dropped[reason] += 1
             continue
         seen.add(prompt)
-        kept.append({"id": f"it{ctx.iteration}-p{len(kept):04d}", "prompt": prompt, "source_id": row["id"], "fewshot_ids": row["fewshot_ids"]})
+        kept.append({"id": f"{prefix}-p{len(kept):04d}", "prompt": prompt, "source_id": row["id"], "fewshot_ids": row["fewshot_ids"]})
     return kept, dropped
 
 

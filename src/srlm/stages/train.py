@@ -1,6 +1,8 @@
 """Stage 5: train M(t+1) from M(t) on the iteration's pairs (DPO, reference M(t)).
 
-In the 'positive_only' variant, M(t+1) is M(t) fine-tuned (SFT) on its own top-scored responses.
+In the 'positive_only' variant (SR section 3.1, "augmenting with positive examples only"), the
+top-scored responses join the seed SFT data (IFT + EFT, as for M1) and M(t+1) is that SFT of M0
+(``pairs.positive_from: M0``, the default: the model is fine-tuned as M1 was) or of M(t).
 """
 
 from __future__ import annotations
@@ -8,15 +10,41 @@ from __future__ import annotations
 from collections import Counter
 
 from srlm.config import to_dict
-from srlm.records import TrainingRow
+from srlm.records import SFTRow, TrainingRow
 from srlm.runtime import distributed
 from srlm.runtime.models import load_tokenizer
 from srlm.runtime.rundir import mark_model_done, model_done, write_json, write_yaml
 from srlm.stages.common import PipelineStop, StageContext, log
 
 
-def run(ctx: StageContext, rows: list[TrainingRow]) -> dict | None:
-    """Make ``M<t+1>/model`` unless it is already complete."""
+def _dpo(ctx: StageContext, rows: list[TrainingRow]) -> dict:
+    from srlm.training.dpo import train_dpo
+
+    config, t, source = ctx.config, ctx.iteration, str(ctx.model_path)
+    tokenizer = load_tokenizer(source, config.trust_remote_code)
+    stats = train_dpo(source, tokenizer, rows, config.dpo, ctx.run.model(t + 1), seed=config.seed + t, dtype=config.dtype, trust_remote_code=config.trust_remote_code)
+    return {**stats, "trained_from": f"M{t}"}
+
+
+def _sft(ctx: StageContext, rows: list[SFTRow]) -> dict:
+    """SFT on seed + positive rows, from M0 (as M1 was made) or from M(t)."""
+    from srlm.runtime.models import resolve_model
+    from srlm.training.sft import train_sft
+
+    config, t = ctx.config, ctx.iteration
+    from_m0 = config.pairs.positive_from == "M0"
+    source = str(resolve_model(config.model)) if from_m0 else str(ctx.model_path)
+    tokenizer = load_tokenizer(source, config.trust_remote_code)
+    stats = train_sft(source, tokenizer, rows, config.sft, ctx.run.model(t + 1), seed=config.seed + t, dtype=config.dtype, trust_remote_code=config.trust_remote_code)
+    return {**stats, "trained_from": "M0" if from_m0 else f"M{t}"}
+
+
+def run(ctx: StageContext, rows: list[TrainingRow], seed_sft: list[SFTRow] = ()) -> dict | None:
+    """Make ``M<t+1>/model`` unless it is already complete.
+
+    ``rows``: the iteration's pairs (DPO) or positive rows; ``seed_sft``: the rows M1 was
+    fine-tuned on, which the positive rows join in 'positive_only' mode.
+    """
     config, t = ctx.config, ctx.iteration
     target = ctx.run.model(t + 1)
     if model_done(target):
@@ -28,17 +56,11 @@ def run(ctx: StageContext, rows: list[TrainingRow]) -> dict | None:
             "more candidates (candidates.n), more judge samples, or check the judge's parse rate."
         )
     ctx.release()
-    source = str(ctx.model_path)
-    tokenizer = load_tokenizer(source, config.trust_remote_code)
     if config.pairs.mode == "pairs":
-        from srlm.training.dpo import train_dpo
-
-        stats = train_dpo(source, tokenizer, rows, config.dpo, target, seed=config.seed + t, dtype=config.dtype, trust_remote_code=config.trust_remote_code)
+        stats = _dpo(ctx, rows)
     else:
-        from srlm.training.sft import train_sft
-
-        stats = train_sft(source, tokenizer, rows, config.sft, target, seed=config.seed + t, dtype=config.dtype, trust_remote_code=config.trust_remote_code)
-    stats["trained_from"] = f"M{t}"
+        rows = [*seed_sft, *({"prompt": r["prompt"], "response": r["response"], "kind": "positive"} for r in rows)]
+        stats = _sft(ctx, rows)
     # Meta-Rewarding mixes actor and judge pairs; say how many of each were trained on.
     stats["rows_by_kind"] = dict(Counter(row.get("kind", "actor") for row in rows))
     ctx.record("train", stats)

@@ -52,6 +52,37 @@ def _diverged(what: str) -> TrainingDiverged:
     return TrainingDiverged(f"training diverged: {what}; nothing was saved, the previous model is kept (try a lower learning rate)")
 
 
+# The config fields that set a dropout rate, by architecture: Llama, Mistral, Qwen2, Gemma:
+# attention_dropout; GPT-2, GPT-J: resid_pdrop, embd_pdrop, attn_pdrop; GPT-NeoX, Falcon:
+# hidden_dropout, attention_dropout; BERT-style: hidden_dropout_prob,
+# attention_probs_dropout_prob; OPT, BART: dropout, attention_dropout, activation_dropout.
+DROPOUT_FIELDS = ("attention_dropout", "hidden_dropout", "resid_pdrop", "embd_pdrop", "attn_pdrop",
+                  "hidden_dropout_prob", "attention_probs_dropout_prob", "dropout", "activation_dropout")
+
+
+def dropout_overrides(model_path: str, rate: float, trust_remote_code: bool = False) -> dict[str, float]:
+    """``{field: rate}`` for each of ``DROPOUT_FIELDS`` that the model's config holds as a number.
+
+    Passed to ``load_model``, so the layers are built with ``rate`` (SR section 3.1: 0.1). A model
+    whose config has none of them trains without dropout; the stage's stats say which fields
+    were set (``dropout_fields``), so that shows.
+    """
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(model_path, trust_remote_code=trust_remote_code)
+    found = {name: getattr(config, name, None) for name in DROPOUT_FIELDS}
+    return {name: rate for name, value in found.items() if isinstance(value, (int, float)) and not isinstance(value, bool)}
+
+
+def load_for_training(model_path: str, rate: float, dtype: str, trust_remote_code: bool) -> tuple[Any, dict]:
+    """The model with its dropout fields set to ``rate``, and the stats that record them."""
+    from srlm.runtime.models import load_model
+
+    overrides = dropout_overrides(model_path, rate, trust_remote_code)
+    model = load_model(model_path, dtype, trust_remote_code, config_overrides=overrides)
+    return model, {"dropout": rate, "dropout_fields": sorted(overrides)}
+
+
 def common_args(cfg: Any, output_dir: Path, seed: int, dtype: str) -> dict:
     """Keyword arguments shared by TRL's SFTConfig and DPOConfig."""
     on_gpu = torch.cuda.is_available()

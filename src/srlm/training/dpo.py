@@ -10,7 +10,7 @@ from datasets import Dataset
 
 from srlm.config import DPOConfig
 from srlm.runtime.distributed import sharded_training, world_size
-from srlm.training.common import NonFiniteLossGuard, common_args, final_loss, loss_positions_only, peft_config, save_trained
+from srlm.training.common import NonFiniteLossGuard, common_args, final_loss, load_for_training, loss_positions_only, peft_config, save_trained
 
 
 def to_dataset(pairs: list[dict]) -> Dataset:
@@ -41,7 +41,7 @@ def train_dpo(model_path: str, tokenizer: Any, pairs: list[dict], cfg: DPOConfig
 
     started = time.time()
     lora = peft_config(cfg.lora)
-    model = load_model(model_path, dtype, trust_remote_code)
+    model, dropout = load_for_training(model_path, cfg.dropout, dtype, trust_remote_code)
     # TRL's precomputed reference log-probs need one plain process: with several, its cache
     # of an in-memory data set lands in each process's own temporary folder; under FSDP it
     # runs before the model is on the GPU.
@@ -49,7 +49,8 @@ def train_dpo(model_path: str, tokenizer: Any, pairs: list[dict], cfg: DPOConfig
     # Before its first step the model *is* the reference: precomputing needs no copy of it
     # (a copy costs its load time and its weights' memory).
     ref_model = None if lora or precompute else load_model(model_path, dtype, trust_remote_code)
-    args = TRLDPOConfig(**common_args(cfg, target.parent / "trainer", seed, dtype), beta=cfg.beta, precompute_ref_log_probs=precompute)
+    # TRL zeroes every nn.Dropout unless told not to; the reference is scored in eval mode anyway.
+    args = TRLDPOConfig(**common_args(cfg, target.parent / "trainer", seed, dtype), beta=cfg.beta, precompute_ref_log_probs=precompute, disable_dropout=cfg.dropout == 0)
     with loss_positions_only():  # also around the constructor: it precomputes the reference
         trainer = DPOTrainer(
             model=model,
@@ -62,4 +63,4 @@ def train_dpo(model_path: str, tokenizer: Any, pairs: list[dict], cfg: DPOConfig
         )
         trainer.train()
     save_trained(trainer, tokenizer, target)
-    return {"pairs": len(pairs), "steps": trainer.state.global_step, "processes": trainer.accelerator.num_processes, "final_loss": final_loss(trainer), "seconds": round(time.time() - started, 1)}
+    return {"pairs": len(pairs), "steps": trainer.state.global_step, "processes": trainer.accelerator.num_processes, "final_loss": final_loss(trainer), **dropout, "seconds": round(time.time() - started, 1)}

@@ -10,7 +10,7 @@ from typing import Any
 from datasets import Dataset
 
 from srlm.config import SFTConfig
-from srlm.training.common import NonFiniteLossGuard, common_args, final_loss, loss_positions_only, peft_config, save_trained
+from srlm.training.common import NonFiniteLossGuard, common_args, final_loss, load_for_training, loss_positions_only, peft_config, save_trained
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +41,8 @@ def train_sft(model_path: str, tokenizer: Any, rows: list[dict], cfg: SFTConfig,
     from trl import SFTConfig as TRLSFTConfig
     from trl import SFTTrainer
 
-    from srlm.runtime.models import load_model
-
     started = time.time()
-    model = load_model(model_path, dtype, trust_remote_code)
+    model, dropout = load_for_training(model_path, cfg.dropout, dtype, trust_remote_code)
     model.train()
     args = TRLSFTConfig(**common_args(cfg, target.parent / "trainer", seed, dtype), completion_only_loss=True)
     trainer = SFTTrainer(
@@ -58,4 +56,4 @@ def train_sft(model_path: str, tokenizer: Any, rows: list[dict], cfg: SFTConfig,
     with loss_positions_only():
         trainer.train()
     save_trained(trainer, tokenizer, target)
-    return {"rows": len(rows), "steps": trainer.state.global_step, "processes": trainer.accelerator.num_processes, "final_loss": final_loss(trainer), "seconds": round(time.time() - started, 1)}
+    return {"rows": len(rows), "steps": trainer.state.global_step, "processes": trainer.accelerator.num_processes, "final_loss": final_loss(trainer), **dropout, "seconds": round(time.time() - started, 1)}
