@@ -77,7 +77,8 @@ def make_fake_run(root: Path, method: str = "meta_rewarding") -> Path:
     write(root / "config.yaml", f"name: fake\nmethod: {method}\niterations: 2\npairs:\n  length_unit: tokens\n")
     for t, data in EVALS.items():
         write(root / f"M{t}" / "eval.json", json.dumps(data))
-        write(root / f"M{t}" / "model" / "COMPLETE", "ok\n")
+        (root / f"M{t}" / "model").mkdir(parents=True, exist_ok=True)
+        write(root / f"M{t}" / "COMPLETE", "ok\n")
     for t in (1, 2):
         write(root / f"iter{t}" / "stats.json", json.dumps(stats(t)))
         write(root / f"iter{t}" / "pairs.jsonl", "".join(json.dumps(r) + "\n" for r in pair_rows(t)))

@@ -22,7 +22,7 @@ from srlm import pipeline
 from srlm.config import load_config
 from tests.helpers.scripted import scripted_factory, tiny_overrides
 
-STAGE_FILES = ("prompts.jsonl", "candidates.jsonl", "judgments.jsonl", "meta_judgments.jsonl", "pairs.jsonl", "judge_pairs.jsonl", "stats.json")
+STAGE_FILES = ("prompts.jsonl", "candidates.jsonl", "judgments.jsonl", "meta_judgments.jsonl", "pairs.jsonl", "judge_pairs.jsonl", "dpo.jsonl", "stats.json")
 MODEL_FILES = ("eval.json",)
 
 RUNS: dict[str, tuple[str, ...]] = {
@@ -109,7 +109,7 @@ def run_hashes(model_dir: Path, runs_dir: Path, name: str) -> dict[str, str]:
     found = {}
     for path in sorted(run.root.rglob("*")):
         relative = path.relative_to(run.root).as_posix()
-        if path.name in STAGE_FILES and path.parent.name.startswith("iter") or path.name in MODEL_FILES or relative == "data/stats.json":
+        if path.name in STAGE_FILES and path.parent.name.startswith("iter") or path.name in MODEL_FILES or relative in ("data/stats.json", "data/sft.jsonl"):
             found[relative] = file_hash(path)
     return found
 

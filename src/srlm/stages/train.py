@@ -8,10 +8,11 @@ from __future__ import annotations
 from collections import Counter
 
 from srlm.config import to_dict
-from srlm.records import TrainingRow
+from srlm.records import TrainingRow, preference_row, sft_row
 from srlm.runtime import distributed
+from srlm.runtime.model_card import invoked_command, write_model_card
 from srlm.runtime.models import load_tokenizer
-from srlm.runtime.rundir import mark_model_done, model_done, write_json, write_yaml
+from srlm.runtime.rundir import mark_model_done, model_done, write_json, write_rows, write_yaml
 from srlm.stages.common import PipelineStop, StageContext, log
 
 
@@ -28,6 +29,7 @@ def run(ctx: StageContext, rows: list[TrainingRow]) -> dict | None:
             "more candidates (candidates.n), more judge samples, or check the judge's parse rate."
         )
     ctx.release()
+    distributed.on_main(write_training_file, ctx, rows)
     source = str(ctx.model_path)
     tokenizer = load_tokenizer(source, config.trust_remote_code)
     if config.pairs.mode == "pairs":
@@ -43,8 +45,24 @@ def run(ctx: StageContext, rows: list[TrainingRow]) -> dict | None:
     stats["rows_by_kind"] = dict(Counter(row.get("kind", "actor") for row in rows))
     ctx.record("train", stats)
     if distributed.is_main():
-        write_json(ctx.run.model_dir(t + 1) / "train.json", stats)
+        # The command goes to train.json (the card reads it there), not to stats.json's counts.
+        write_json(ctx.run.model_dir(t + 1) / "train.json", {**stats, **({"command": invoked_command()} if invoked_command() else {})})
         write_yaml(ctx.run.model_dir(t + 1) / "config.yaml", to_dict(config))
+        write_model_card(ctx.run, t + 1)
     distributed.on_main(mark_model_done, target)  # last: counts first, then "done"
     log.info("M%d ready at %s", t + 1, target)
     return stats
+
+
+def write_training_file(ctx: StageContext, rows: list[TrainingRow]) -> None:
+    """The rows this iteration trains on, in TRL's conversational format, as TRL's trainers read
+    them: ``dpo.jsonl`` (prompt / chosen / rejected messages; actor pairs, and judge pairs in
+    Meta-Rewarding) or, for ``pairs.mode: positive_only``, ``sft.jsonl`` (prompt / completion).
+
+    ``load_dataset("json", data_files=...)`` of this file given to TRL's trainer tokenizes to
+    exactly the tokens srlm trains on (tests/integration/test_trl_files.py).
+    """
+    if ctx.config.pairs.mode == "pairs":
+        write_rows(ctx.path("dpo.jsonl"), [preference_row(row) for row in rows])  # type: ignore[arg-type]
+    else:
+        write_rows(ctx.path("sft.jsonl"), [sft_row(row["prompt"], row["response"], "positive") for row in rows])  # type: ignore[typeddict-item]
