@@ -79,7 +79,9 @@ def test_export_refuses_an_existing_folder_an_incomplete_model_and_a_non_run(run
     assert main(["export", str(copy), str(tmp_path / "a"), "--model", "M2"]) == 2
     assert "M2 is not complete" in capsys.readouterr().err
     assert main(["export", str(run.model_dir(1)), str(tmp_path / "b")]) == 2
-    assert "not a run directory" in capsys.readouterr().err
+    assert f"not a run; try 'srlm export {run.root} --model M1" in capsys.readouterr().err
+    assert main(["export", str(tmp_path), str(tmp_path / "b")]) == 2
+    assert "not a run directory (no config.yaml)" in capsys.readouterr().err
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 

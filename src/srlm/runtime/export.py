@@ -29,6 +29,9 @@ def export_model(run_root: Path, out: Path, model: str | None = None) -> tuple[P
     path that is no run, a model that is not complete, and an ``out`` that exists and is not empty.
     """
     run = RunDir(run_root)
+    if (run_root / "model").is_dir() and (run_root.parent / "config.yaml").is_file():
+        raise UserError(f"{run_root}: model {run_root.name} of the run in {run_root.parent}, not a run; "
+                        f"try 'srlm export {run_root.parent} --model {run_root.name} {out}'")
     if not run.config.is_file():
         raise UserError(f"{run_root}: not a run directory (no config.yaml)")
     t = _model_index(run, model)

@@ -148,7 +148,8 @@ def summary(config: dict, t: int, method: tuple[str, str, str, str], base: str |
         what = (f"**M1**: the base model {base_text} after supervised fine-tuning on the seed instruction (IFT) and judge (EFT) data."
                 if sft else f"**M1**: the base model {base_text} unchanged (SFT was off).")
     else:
-        how = "fine-tuned on its own top-scored answers" if config.get("pairs", {}).get("mode") == "positive_only" else "trained with DPO (reference M{0}) on pairs of its own best and worst answers".format(t - 1)
+        positive_only = config.get("pairs", {}).get("mode") == "positive_only"
+        how = "fine-tuned on its own top-scored answers" if positive_only else f"trained with DPO (reference M{t - 1}) on pairs of its own best and worst answers"
         what = (f"**M{t}**: M{t - 1} after self-rewarding iteration {t - 1} of {config.get('iterations', '?')}: M{t - 1} wrote new prompts, "
                 f"sampled candidate answers, judged them itself, and was {how}. The chain starts from {base_text}.")
     return f"{what}\n\n{intro}"

@@ -149,7 +149,7 @@ def _save_whole(model: Any, tokenizer: Any, target: Path) -> None:
     shutil.rmtree(staging, ignore_errors=True)
     model.save_pretrained(staging, safe_serialization=True)
     tokenizer.save_pretrained(staging)
-    fit_for_inference(staging)
+    fit_for_inference(staging, tokenizer)
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)
 
@@ -165,7 +165,7 @@ def _from_gathered(gathered: Path, tokenizer: Any, target: Path) -> None:
         return
     tokenizer.save_pretrained(gathered)
     (gathered / "training_args.bin").unlink(missing_ok=True)
-    fit_for_inference(gathered)
+    fit_for_inference(gathered, tokenizer)
     shutil.rmtree(target, ignore_errors=True)
     gathered.rename(target)
 
