@@ -77,9 +77,9 @@ def test_sft_file_tokenizes_with_trl_to_the_tokens_srlm_trains_on(one_iteration_
     trainer = _trainer_of(call, SFTTrainer, monkeypatch)
     ours = trainer.train_dataset
     theirs = trainer._prepare_dataset(_json_dataset(run.data / "sft.jsonl"), tokenizer, trainer.args, False, None, "sft.jsonl")
-    for column in ("input_ids", "completion_mask"):
+    for column in ("input_ids", "labels"):  # labels: -100 outside the completion
         assert theirs[column] == ours[column], column
     conversation = rows[0]["prompt"] + rows[0]["completion"]
     assert ours["input_ids"][0] == tokenizer.apply_chat_template(conversation, tokenize=True, return_dict=True)["input_ids"]
-    answer = [token for token, mask in zip(ours["input_ids"][0], ours["completion_mask"][0]) if mask]
+    answer = [label for label in ours["labels"][0] if label != -100]
     assert tokenizer.decode(answer).startswith(rows[0]["completion"][0]["content"])
