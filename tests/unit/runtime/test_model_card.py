@@ -30,3 +30,15 @@ def test_a_local_folder_without_a_license_gives_none_rather_than_a_guess(tmp_pat
     if card is not None:
         (tmp_path / "README.md").write_text(card)
     assert base_model_info(str(tmp_path)) == (None, None)
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["/venv/bin/srlm", "run", "configs/tiny.yaml", "dpo.beta=0.2"], "srlm run configs/tiny.yaml dpo.beta=0.2"),
+    (["/x/src/srlm/__main__.py", "run", "my config.yaml"], "srlm run 'my config.yaml'"),
+    (["/venv/bin/pytest", "-q"], None),
+])
+def test_the_command_is_the_srlm_command_line_only(monkeypatch: pytest.MonkeyPatch, argv: list[str], expected: str | None) -> None:
+    from srlm.runtime.model_card import invoked_command
+
+    monkeypatch.setattr("sys.argv", argv)
+    assert invoked_command() == expected
