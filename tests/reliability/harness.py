@@ -20,7 +20,7 @@ class Runner:
     """Client of ``kill_runner.py``: one forked pipeline attempt per call."""
 
     def __init__(self, model_dir: Path, log: Path) -> None:
-        env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)}
+        env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", "PYTHONUNBUFFERED": "1", "PYTHONPATH": os.pathsep.join((str(ROOT / "src"), str(ROOT)))}  # this checkout's srlm, not the installed one
         self.log = open(log, "w")  # noqa: SIM115 - closed in close()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tests.reliability.kill_runner", str(model_dir)],

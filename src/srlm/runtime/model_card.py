@@ -46,9 +46,14 @@ print(tokenizer.decode(output[0][inputs["input_ids"].shape[1]:], skip_special_to
 
 
 def write_model_card(run: RunDir, t: int, folder: Path | None = None) -> Path:
-    """Write (or rewrite) the card of M<t> into its model folder (or ``folder``); returns its path."""
+    """Write (or rewrite) the card of M<t> into its model folder (or ``folder``); returns its path.
+
+    A card that already says the same is left alone (the pipeline refreshes it on every resume).
+    """
     path = (folder or run.model(t)) / "README.md"
-    write_text(path, str(model_card(run, t)))
+    text = str(model_card(run, t))
+    if not path.is_file() or path.read_text(encoding="utf-8") != text:
+        write_text(path, text)
     return path
 
 
@@ -200,7 +205,8 @@ def training(run: RunDir, t: int, config: dict, trainer: str) -> str:
     lora = section.get("lora", {})
     settings += f", LoRA r={lora.get('r')} merged" if lora.get("enabled") else ", full fine-tuning"
     train = _json(run.model_dir(t) / "train.json")
-    outcome = ", ".join(f"{key.replace('_', ' ')} {_number(train[key])}" for key in ("steps", "final_loss", "seconds") if train.get(key) is not None)
+    # No wall-clock time: the card, like every file of a run, is the same on a rerun (CPU).
+    outcome = ", ".join(f"{key.replace('_', ' ')} {_number(train[key])}" for key in ("steps", "final_loss") if train.get(key) is not None)
     name = "`trl.SFTTrainer` (loss on the answer tokens only)" if trainer == "sft" else "`trl.DPOTrainer`"
     return f"## Training\n\n{name}: {settings}." + (f" Result: {outcome}." if outcome else "")
 
