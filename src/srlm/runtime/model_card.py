@@ -102,7 +102,9 @@ def base_model_info(spec: str) -> tuple[str | None, str | None]:
     cache (``models--org--name/snapshots/<rev>``) is that repo. The license comes from the base
     model's own card when one is on disk.
     """
-    if spec == "smollm2-135m-instruct":
+    from srlm.runtime.models import EMBEDDED_NAME
+
+    if spec == EMBEDDED_NAME:
         return EMBEDDED_REPO, EMBEDDED_LICENSE
     path = Path(spec).expanduser()
     repo = _repo_of_cache_folder(path) if path.is_dir() else spec if spec.count("/") == 1 else None
