@@ -53,8 +53,8 @@ def step_times(run_dir: Path, started: float, finished: float) -> dict[str, floa
     """Seconds of each step, as the gap between the times its output and the previous one's were finished."""
     marks: list[tuple[str, float]] = [("start", started)]
     t = 1
-    while (run_dir / f"M{t}" / "model" / "COMPLETE").exists():
-        marks.append((f"M{t} (seed data + SFT)" if t == 1 else f"iter{t - 1}/train", _mtime(run_dir / f"M{t}" / "model" / "COMPLETE")))
+    while (run_dir / f"M{t}" / "COMPLETE").exists():
+        marks.append((f"M{t} (seed data + SFT)" if t == 1 else f"iter{t - 1}/train", _mtime(run_dir / f"M{t}" / "COMPLETE")))
         if (run_dir / f"M{t}" / "eval.json").exists():
             marks.append((f"iter{t}/eval" if (run_dir / f"iter{t}").exists() else f"M{t}/eval", _mtime(run_dir / f"M{t}" / "eval.json")))
         marks += [(f"iter{t}/{name.split('.')[0]}", _mtime(run_dir / f"iter{t}" / name)) for name in STEPS if (run_dir / f"iter{t}" / name).exists()]
@@ -63,7 +63,7 @@ def step_times(run_dir: Path, started: float, finished: float) -> dict[str, floa
     times = {label: round(end - start, 1) for (_, start), (label, end) in zip(marks, marks[1:])}
     # An iteration runs from M(t)'s checkpoint to M(t+1)'s.
     for i in range(1, t - 1):
-        times[f"iter{i}"] = round(_mtime(run_dir / f"M{i + 1}" / "model" / "COMPLETE") - _mtime(run_dir / f"M{i}" / "model" / "COMPLETE"), 1)
+        times[f"iter{i}"] = round(_mtime(run_dir / f"M{i + 1}" / "COMPLETE") - _mtime(run_dir / f"M{i}" / "COMPLETE"), 1)
     return times
 
 

@@ -182,6 +182,7 @@ class EvalConfig:
     judge_temperature: float = opt(0.0, "Temperature when measuring the judge (0 = greedy, reproducible).")
     win_rate_prompts: int = opt(0, "Held-out IFT prompts for the head-to-head of M(t) vs M1 each iteration (0 = off).")
     win_rate_judge: str = opt("M1", "Judge for the head-to-head: 'M1' (frozen), 'current', or a model name/directory.")
+    alpaca_max_new_tokens: int = opt(2048, "Token limit of one answer in 'srlm alpaca generate', cut to what the model's context leaves after the prompt. AlpacaEval 2 judges whole answers against GPT-4 Turbo's, which are often long (Dubois et al. 2024, arXiv 2404.04475), so a limit that cuts answers (the candidates' 256) scores the cut text; AlpacaEval's own configurations for local Hugging Face models (Zephyr 7B Beta among them) allow 2,048 new tokens.")
     win_rate_method: str = opt("pairwise", "How the head-to-head judge decides: 'pairwise' = one prompt shows both answers (both orders; SR's GPT-4 evaluation) or 'additive' = each answer scored alone with the judge prompt and the higher score wins (the skill EFT trains; use it with a small self-trained judge).")
 
 
@@ -460,6 +461,7 @@ def validate(config: Config) -> None:
         ("eval.max_heldout", config.eval.max_heldout >= 0, "must be >= 0 (0 = all)"),
         ("eval.win_rate_prompts", config.eval.win_rate_prompts >= 0, "must be >= 0 (0 = off)"),
         ("eval.judge_samples", config.eval.judge_samples >= 1, "must be >= 1"),
+        ("eval.alpaca_max_new_tokens", config.eval.alpaca_max_new_tokens >= 1, "must be >= 1"),
         ("eval.judge_temperature", config.eval.judge_temperature >= 0, "must be >= 0"),
         ("pairs.positive_threshold", 0 <= config.pairs.positive_threshold <= 5, "must be in [0, 5], the judge's scale"),
         ("meta.min_score_gap", 0 <= config.meta.min_score_gap <= config.meta.max_score_gap, f"must be in [0, meta.max_score_gap = {config.meta.max_score_gap}]"),

@@ -26,6 +26,7 @@ from srlm.errors import UserError
 from srlm.records import SeedBundle
 from srlm.runtime import distributed
 from srlm.runtime.checkpoint import verify_run
+from srlm.runtime.model_card import write_model_card
 from srlm.runtime.rundir import RunDir, RunLock, model_done, run_dir_for, write_yaml
 from srlm.stages import candidates, evaluate, judgments, meta_judgments, pairs, prompts, seed_data, sft, train
 from srlm.stages.common import PipelineStop, StageContext  # noqa: F401 (PipelineStop re-exported)
@@ -218,7 +219,12 @@ def run_iteration(config: Config, run_dir: RunDir, t: int, seeds: SeedBundle, ba
 
 def _evaluate(config: Config, run_dir: RunDir, t: int, seeds: SeedBundle, backend_factory: BackendFactory, ctx: StageContext | None = None) -> None:
     """Write ``M<t>/eval.json`` once (judge metrics on held-out EFT data)."""
-    if run_dir.eval(t).exists() or not config.eval.judge_metrics or not seeds["eft_heldout"]:
+    if run_dir.eval(t).exists():
+        # A kill between eval.json and the card's rewrite left the card without the metrics.
+        if model_done(run_dir.model(t)):
+            distributed.on_main(write_model_card, run_dir, t)
+        return
+    if not config.eval.judge_metrics or not seeds["eft_heldout"]:
         return
     ctx = ctx or StageContext(config=config, run=run_dir, iteration=t, backend_factory=backend_factory)
     evaluate.run(ctx, seeds)

@@ -37,11 +37,23 @@ class RankedPrompt(TypedDict):
     responses: list[RankedResponse]
 
 
-class SFTRow(TypedDict):
-    """One supervised example for M1 (``sft.jsonl``); ``kind`` is ift, eft or meta."""
+class Message(TypedDict):
+    """One chat message, as ``tokenizer.apply_chat_template`` and TRL read it."""
 
-    prompt: str
-    response: str
+    role: str
+    content: str
+
+
+class SFTRow(TypedDict):
+    """One supervised example for M1 (``sft.jsonl``); ``kind`` is ift, eft or meta.
+
+    TRL's *conversational prompt-completion* format, so ``SFTTrainer`` (or ``datasets``'
+    ``load_dataset("json", ...)`` feeding it) reads the file as is: the user turn as the prompt,
+    the assistant turn as the completion, the loss on the completion only (SR section 2.2).
+    """
+
+    prompt: list[Message]
+    completion: list[Message]
     kind: NotRequired[str]
 
 
@@ -165,3 +177,47 @@ class PositiveRow(TypedDict):
 
 
 TrainingRow = PairRow | JudgePairRow | PositiveRow
+
+
+class PreferenceRow(TypedDict):
+    """A preference pair as DPO trains on it (``iter<t>/dpo.jsonl``): TRL's *conversational*
+    preference format (the prompt a list of messages, chosen/rejected assistant messages), so
+    ``DPOTrainer`` applies the chat template exactly as srlm's training does. ``pairs.jsonl`` and
+    ``judge_pairs.jsonl`` keep the same texts as plain strings with their scores."""
+
+    prompt: list[Message]
+    chosen: list[Message]
+    rejected: list[Message]
+    prompt_id: str
+    kind: Literal["actor", "judge"]
+
+
+def sft_row(prompt: str, response: str, kind: str | None = None) -> SFTRow:
+    """A prompt and its target response as an SFT row.
+
+    >>> sft_row("Hi?", "Hello.", "ift")
+    {'prompt': [{'role': 'user', 'content': 'Hi?'}], 'completion': [{'role': 'assistant', 'content': 'Hello.'}], 'kind': 'ift'}
+    """
+    row: SFTRow = {"prompt": [{"role": "user", "content": prompt}], "completion": [{"role": "assistant", "content": response}]}
+    if kind is not None:
+        row["kind"] = kind
+    return row
+
+
+def as_sft_row(row: dict) -> SFTRow:
+    """An SFT row from one in TRL's form, or from a ``{"prompt", "response"}`` row (a positive,
+    an IFT row, or ``sft.jsonl`` of a run made before the file took TRL's form)."""
+    if "completion" in row:
+        return row  # type: ignore[return-value]
+    return sft_row(row["prompt"], row["response"], row.get("kind"))
+
+
+def preference_row(pair: PairRow | JudgePairRow) -> PreferenceRow:
+    """A pair of ``pairs.jsonl`` / ``judge_pairs.jsonl`` in TRL's conversational preference format."""
+    return {
+        "prompt": [{"role": "user", "content": pair["prompt"]}],
+        "chosen": [{"role": "assistant", "content": pair["chosen"]}],
+        "rejected": [{"role": "assistant", "content": pair["rejected"]}],
+        "prompt_id": pair.get("prompt_id", ""),
+        "kind": pair.get("kind", "actor"),
+    }

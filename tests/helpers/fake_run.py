@@ -127,7 +127,8 @@ def make_fake_run(root: Path, method: str = "meta_rewarding") -> Path:
     write(root / "config.yaml", f"name: fake\nmethod: {method}\niterations: 2\npairs:\n  length_unit: tokens\n")
     for t, data in EVALS.items():
         write(root / f"M{t}" / "eval.json", json.dumps(data))
-        write(root / f"M{t}" / "model" / "COMPLETE", "ok\n")
+        (root / f"M{t}" / "model").mkdir(parents=True, exist_ok=True)
+        write(root / f"M{t}" / "COMPLETE", "ok\n")
         write(root / f"M{t}" / "train.json", json.dumps(TRAIN[t]))
         write(root / f"M{t}" / "win_rate_answers.jsonl", _jsonl(answer_rows(t)))
         write(root / f"M{t}" / "eval_judgments.jsonl", _jsonl(eval_judgment_rows(t)))

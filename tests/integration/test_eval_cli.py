@@ -85,7 +85,7 @@ def other_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def config_file(tmp_path: Path) -> Path:
     path = tmp_path / "eval.yaml"
-    path.write_text("candidates:\n  max_new_tokens: 10\njudge:\n  max_new_tokens: 8\nbackend:\n  batch_size: 8\n")
+    path.write_text("candidates:\n  max_new_tokens: 10\njudge:\n  max_new_tokens: 8\nbackend:\n  batch_size: 8\neval:\n  alpaca_max_new_tokens: 10\n")
     return path
 
 

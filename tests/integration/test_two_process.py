@@ -44,7 +44,7 @@ def _torchrun(model_dir: Path, runs: Path, *extra: str, env: dict | None = None)
         sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
         "--master_port", str(_free_port()), "-m", "tests.helpers.multiprocess_runner", str(model_dir), str(runs), *EXTRA, *extra,
     ]
-    return subprocess.run(command, capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
+    return subprocess.run(command, capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": os.pathsep.join((str(ROOT / "src"), str(ROOT))), **(env or {})})
 
 
 def _one_process(model_dir: Path, runs: Path, *extra: str, factory=scripted_factory) -> RunDir:

@@ -57,7 +57,7 @@ def frontier(root: Path, iterations: int = 1) -> str:
     """The first step of a run not yet durably done: where a kill at this moment happened."""
     if not (root / "config.yaml").exists():
         return "startup"
-    steps = [("seed data", root / "data" / "stats.json"), ("sft", root / "M1" / "model" / "COMPLETE"), ("eval M1", root / "M1" / "eval.json")]
+    steps = [("seed data", root / "data" / "stats.json"), ("sft", root / "M1" / "COMPLETE"), ("eval M1", root / "M1" / "eval.json")]
     for t in range(1, iterations + 1):
         folder = root / f"iter{t}"
         steps += [
@@ -65,7 +65,7 @@ def frontier(root: Path, iterations: int = 1) -> str:
             ("candidates", folder / "candidates.jsonl"),
             ("judgments", folder / "judgments.jsonl"),
             ("pairs", folder / "pairs.jsonl"),
-            ("dpo", root / f"M{t + 1}" / "model" / "COMPLETE"),
+            ("dpo", root / f"M{t + 1}" / "COMPLETE"),
             (f"eval M{t + 1}", root / f"M{t + 1}" / "eval.json"),
         ]
     for name, path in steps:

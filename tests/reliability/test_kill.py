@@ -35,7 +35,7 @@ BUDGET_S = float(os.environ.get("SRLM_KILL_BUDGET_S", "90"))
 def leftovers(root: Path) -> list[str]:
     """Temporary files, partial row logs, staging folders or a lock left in a finished run."""
     bad = [p for p in root.rglob("*") if p.name.endswith((".tmp", ".partial")) or p.name == "run.lock"]
-    bad += [p for p in root.glob("M*/model") if not (p / "COMPLETE").is_file()]
+    bad += [p for p in root.glob("M*/model") if not (p.parent / "COMPLETE").is_file()]
     return sorted(rel for p in bad if not after_the_fact(rel := p.relative_to(root).as_posix()))
 
 
@@ -75,7 +75,7 @@ def check_after_kill(dead: list[int], root: Path, seen: Counter) -> None:
         # The last attempt may have died before reaching the lock: then an earlier one holds it.
         assert lock.read_text().strip() in ("", *(f"{socket.gethostname()}:{pid}" for pid in dead))
         seen["stale locks taken over"] += 1
-    seen["unmarked checkpoints retrained"] += sum(1 for p in root.glob("M*/model") if not (p / "COMPLETE").exists())
+    seen["unmarked checkpoints retrained"] += sum(1 for p in root.glob("M*/model") if not (p.parent / "COMPLETE").exists())
     seen["torn row logs"] += sum(1 for p in root.rglob("*.partial") if not p.read_bytes().endswith(b"\n") and p.stat().st_size)
 
 
@@ -120,7 +120,7 @@ def test_counts_survive_a_kill_between_a_stage_file_and_its_counts(runner: Runne
     """stats.json, M*/train.json and M*/config.yaml match the reference after kills right after
     a stage file or a checkpoint marker is in place (before the counts that follow it)."""
     runs = tmp_path / "runs"
-    for done in ("M1/model/COMPLETE", "iter1/candidates.jsonl", "iter1/judgments.jsonl", "M2/model/COMPLETE"):
+    for done in ("M1/COMPLETE", "iter1/candidates.jsonl", "iter1/judgments.jsonl", "M2/COMPLETE"):
         assert runner.attempt(runs, inject=f"replaced:{done}")["outcome"] == "killed", done
     assert runner.attempt(runs)["code"] == 0, attempt_log(runs)
     root, ref_root = runs / "t", reference["root"]
@@ -167,8 +167,8 @@ def test_a_checkpoint_without_its_marker_is_retrained(runner: Runner, reference:
     for model, other, n in (("M1", None, 1), ("M2", "M1", 2)):
         assert runner.attempt(runs, inject=f"model-renamed:{n}")["outcome"] == "killed"
         assert (runs / "t" / model / "model" / "model.safetensors").is_file()
-        assert not (runs / "t" / model / "model" / "COMPLETE").exists()
-        assert other is None or (runs / "t" / other / "model" / "COMPLETE").is_file()
+        assert not (runs / "t" / model / "COMPLETE").exists()
+        assert other is None or (runs / "t" / other / "COMPLETE").is_file()
     answer = runner.attempt(runs)
     assert answer["code"] == 0, attempt_log(runs)
     assert answer["calls"]["counts"]["model-saved"] == 1  # M2 retrained, not picked up as it was

@@ -73,7 +73,7 @@ def test_a_run_directory_holds_safetensors_checkpoints_and_no_pickles(reference:
     files = [p for p in root.rglob("*") if p.is_file()]
     assert [p.name for p in files if p.suffix in PICKLE_SUFFIXES or _looks_pickled(p)] == []
     models = sorted(root.glob("M*/model"))
-    assert len(models) == 2 and all((m / "model.safetensors").is_file() and (m / "COMPLETE").is_file() for m in models)
+    assert len(models) == 2 and all((m / "model.safetensors").is_file() and (m.parent / "COMPLETE").is_file() and not (m / "COMPLETE").exists() for m in models)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -145,7 +145,7 @@ def test_an_api_key_is_used_but_never_written_or_logged(chat_server: ChatServer,
     finally:
         torch.set_num_threads(threads)
     assert chat_server.auth == {f"Bearer {secret}"}  # the key was really sent...
-    assert (run.model(2) / "COMPLETE").is_file()
+    assert (run.model_dir(2) / "COMPLETE").is_file()
     leaked = [str(p.relative_to(run.root)) for p in run.root.rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
     assert leaked == []  # ...and written nowhere,
     out, err = capfd.readouterr()

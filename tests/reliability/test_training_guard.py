@@ -28,7 +28,7 @@ def test_dpo_divergence_keeps_m1_writes_no_m2_and_a_fixed_rerun_continues(runner
     assert answer["outcome"] == "exited" and answer["code"] == 3, log
     assert "srlm: error: training diverged: the grad norm became nan" in log
     root = tmp_path / "t"
-    assert (root / "M1" / "model" / "COMPLETE").is_file()
+    assert (root / "M1" / "COMPLETE").is_file()
     assert sha(root / "M1" / "model" / "model.safetensors") == sha(reference["root"] / "M1" / "model" / "model.safetensors")
     assert not (root / "M2" / "model").exists() and not (root / "M2" / "model.tmp").exists()
     # With the paper's learning rate back (--force: the config changed) the run goes on from

@@ -1,6 +1,7 @@
 """The ``srlm`` command: one thin module per subcommand, registered here in help order.
 
 ``run``, ``validate``, ``status``: a pipeline run and its config; ``report``: a run's report;
+``export``: a model of a run as a folder for the Hugging Face Hub;
 ``eval judge``, ``compare``, ``alpaca``: evaluation; ``build-eft``, ``import-oasst`` (``data``):
 judge-training and seed data; ``env``: versions, device and caches. Each module has ``add_command(subparsers)`` (``data`` registers
 two commands with ``add_commands``); a handler takes the parsed arguments and returns an exit
@@ -18,7 +19,7 @@ import sys
 from typing import Sequence
 
 from srlm import __version__
-from srlm.cli import alpaca, compare, data, env, eval_judge, report, run, status, validate
+from srlm.cli import alpaca, compare, data, env, eval_judge, export, report, run, status, validate
 from srlm.errors import UserError
 
 
@@ -32,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_command(sub)
     status.add_command(sub)
     report.add_command(sub)
+    export.add_command(sub)
     eval_judge.add_command(sub)
     compare.add_command(sub)
     alpaca.add_command(sub)

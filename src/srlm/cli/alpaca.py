@@ -20,8 +20,8 @@ def add_command(subparsers: Any) -> None:
     generate.add_argument("model", metavar="MODEL", help="model dir/name or run dir (latest model)")
     generate.add_argument("--out", required=True, help="JSON file to write")
     generate.add_argument("--limit", type=int, default=0, help="only the first K instructions")
-    generate.add_argument("--name", default="", help="generator name in the file (default: the model's label)")
-    sampling_args(generate)
+    generate.add_argument("--name", default="", help="generator name in the file (default: <run>-M<t> for a run's model, else the model's folder name)")
+    sampling_args(generate, "answer token limit (default: eval.alpaca_max_new_tokens, 2048, cut to the model's context)")
     config_arg(generate)
     generate.set_defaults(func=_generate)
     winrate = sub.add_parser("winrate", help="local win rate of an outputs file against AlpacaEval's reference outputs")
@@ -41,7 +41,7 @@ def _fetch(args: argparse.Namespace) -> int:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from srlm.evaluation.alpaca import alpaca_prompts, official_rows
+    from srlm.evaluation.alpaca import alpaca_prompts, answer_token_limit, generator_name, official_rows
     from srlm.evaluation.compare import answer_sampling, answers_of
     from srlm.evaluation.judges import resolve
     from srlm.runtime.rundir import write_json
@@ -51,8 +51,9 @@ def _generate(args: argparse.Namespace) -> int:
     prompts = alpaca_prompts()
     prompts = prompts[: args.limit] if args.limit > 0 else prompts
     out = Path(args.out)
-    answers = answers_of(ref, config, prompts, answer_sampling(config, args.temperature, args.max_new_tokens), out)
-    write_json(out, official_rows(prompts, answers, args.name or ref.label))
+    limit = answer_token_limit(ref.path, prompts, args.max_new_tokens or config.eval.alpaca_max_new_tokens, config.trust_remote_code)
+    answers = answers_of(ref, config, prompts, answer_sampling(config, args.temperature, limit), out)
+    write_json(out, official_rows(prompts, answers, args.name or generator_name(ref)))
     print(f"written: {out} ({len(prompts)} outputs)")
     return 0
 

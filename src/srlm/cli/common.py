@@ -25,10 +25,10 @@ def judge_args(parser: argparse.ArgumentParser, methods: bool = True) -> None:
     parser.add_argument("--judge-max-new-tokens", type=int, default=0, help="token limit of a pairwise judgment (default 256)")
 
 
-def sampling_args(parser: argparse.ArgumentParser) -> None:
+def sampling_args(parser: argparse.ArgumentParser, limit_help: str = "answer token limit (default: candidates.max_new_tokens)") -> None:
     """Add ``--temperature`` and ``--max-new-tokens`` for the answers a model writes."""
     parser.add_argument("--temperature", type=float, default=0.0, help="answer sampling temperature (default 0 = greedy)")
-    parser.add_argument("--max-new-tokens", type=int, default=0, help="answer token limit (default: candidates.max_new_tokens)")
+    parser.add_argument("--max-new-tokens", type=int, default=0, help=limit_help)
 
 
 def setup(config_file: str | None, run: str | None = None) -> Any:

@@ -2,9 +2,10 @@
 
 The 805 AlpacaEval instructions, each with a reference output, ship inside the ``alpaca-eval``
 source distribution on PyPI as ``example/outputs.json`` (generator ``"example"``; licence
-CC BY-NC 4.0). ``fetch_alpaca_eval`` downloads that sdist with pip and copies out that one file
-into ``<srlm cache>/alpaca_eval/``; nothing else in the archive is unpacked and nothing is
-written into the repository. These prompts are for evaluation only: ``data.sources.is_eval_only``
+CC BY-NC 4.0). ``fetch_alpaca_eval`` downloads that archive from the package index as a file
+(nothing of the package is built or run) and copies out that one file into
+``<srlm cache>/alpaca_eval/``; nothing else in the archive is unpacked and nothing is written
+into the repository. These prompts are for evaluation only: ``data.sources.is_eval_only``
 lets seed loaders refuse them.
 
 The local win rate compares a model's outputs with those reference outputs using a configured
@@ -15,13 +16,16 @@ a length-controlled win rate (see docs/evaluation.md for scoring the same file o
 
 from __future__ import annotations
 
+import hashlib
+import html
 import json
 import logging
-import subprocess
-import sys
+import os
+import re
 import tarfile
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable
+from typing import Any
+from urllib.parse import urljoin
 
 from srlm.data.sources import alpaca_cache
 from srlm.errors import UserError
@@ -30,40 +34,77 @@ from srlm.runtime.rundir import write_text
 log = logging.getLogger("srlm")
 
 ALPACA_EVAL_VERSION = "0.6.6"
+PROJECT = "alpaca-eval"
 SDIST_NAME = f"alpaca_eval-{ALPACA_EVAL_VERSION}.tar.gz"
 MEMBER = "example/outputs.json"  # inside the sdist's top-level folder
-
-Runner = Callable[..., Any]  # subprocess.run's signature
+# PEP 691: ask for the JSON form of the simple API, accept its HTML form (PEP 503) too.
+SIMPLE_ACCEPT = "application/vnd.pypi.simple.v1+json, text/html;q=0.1"
 
 
 def reference_path() -> Path:
     return alpaca_cache() / "outputs.json"
 
 
-def fetch_alpaca_eval(cache: Path | None = None, runner: Runner = subprocess.run) -> Path:
+def fetch_alpaca_eval(cache: Path | None = None, transport: Any = None) -> Path:
     """The path of the reference outputs, downloading the sdist once if they are not cached.
 
-    Runs ``pip download --no-deps --no-binary :all: alpaca-eval==0.6.6 -d <cache>/sdist``; a
-    failure (no registry access) is a ``UserError`` that says what to do.
+    The archive is fetched as a file from the package index (PEP 691's JSON simple API, or its
+    HTML page on mirrors that serve only that), checked against the index's sha256, and read
+    with ``tarfile``: no build hook of the package runs (``pip download`` of an sdist prepares
+    its metadata, which runs its ``setup.py``). The index is ``$PIP_INDEX_URL`` when set, so a
+    mirror pip uses works too. ``transport`` is an ``httpx`` transport (tests serve a local
+    archive). A failure is a ``UserError`` that says what to do.
     """
     cache = cache or alpaca_cache()
     target = cache / "outputs.json"
     if target.is_file():
         return target
-    sdist_dir = cache / "sdist"
-    sdist_dir.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-               f"alpaca-eval=={ALPACA_EVAL_VERSION}", "-d", str(sdist_dir)]
-    log.info("downloading the alpaca-eval %s sdist once into %s", ALPACA_EVAL_VERSION, sdist_dir)
-    done = runner(command, capture_output=True, text=True)
-    sdist = sdist_dir / SDIST_NAME
-    if done.returncode != 0 or not sdist.is_file():
-        detail = (done.stderr or "").strip().splitlines()[-1:] or ["no archive written"]
-        raise UserError(f"alpaca_eval: 'pip download alpaca-eval=={ALPACA_EVAL_VERSION}' failed ({detail[0]}); "
-                        f"AlpacaEval prompts need PyPI once, or put {SDIST_NAME} in {sdist_dir}")
+    sdist = cache / "sdist" / SDIST_NAME
+    if not sdist.is_file():
+        log.info("downloading the alpaca-eval %s sdist once into %s", ALPACA_EVAL_VERSION, sdist.parent)
+        download_sdist(sdist, transport)
     count = extract_outputs(sdist, target)
     log.info("AlpacaEval: %d instructions with reference outputs in %s", count, target)
     return target
+
+
+def download_sdist(target: Path, transport: Any = None) -> None:
+    """Download ``SDIST_NAME`` from the index into ``target``, verified against its sha256."""
+    import httpx
+
+    page = f"{index_url().rstrip('/')}/{PROJECT}/"
+    try:
+        with httpx.Client(transport=transport, timeout=60.0, follow_redirects=True) as client:
+            url, sha256 = sdist_link(client.get(page, headers={"Accept": SIMPLE_ACCEPT}).raise_for_status(), page)
+            data = client.get(url).raise_for_status().content
+    except httpx.HTTPError as exc:
+        raise UserError(f"alpaca_eval: cannot fetch {SDIST_NAME} from {page} ({exc}); AlpacaEval prompts need "
+                        f"the package index once, or put {SDIST_NAME} in {target.parent}") from None
+    if sha256 and hashlib.sha256(data).hexdigest() != sha256:
+        raise UserError(f"alpaca_eval: {url}: the download does not match the index's sha256 {sha256}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".tmp")
+    partial.write_bytes(data)
+    os.replace(partial, target)  # a file that exists is whole
+
+
+def index_url() -> str:
+    """The package index pip uses: ``$PIP_INDEX_URL``, else PyPI's simple API."""
+    return os.environ.get("PIP_INDEX_URL") or "https://pypi.org/simple"
+
+
+def sdist_link(response: Any, page: str) -> tuple[str, str | None]:
+    """(URL, sha256 or None) of ``SDIST_NAME`` on a simple-API project page (JSON or HTML)."""
+    if "json" in response.headers.get("content-type", ""):
+        for entry in response.json().get("files", []):
+            if entry.get("filename") == SDIST_NAME:
+                return urljoin(page, entry["url"]), entry.get("hashes", {}).get("sha256")
+    else:
+        for href, text in re.findall(r'<a\s[^>]*href="([^"]+)"[^>]*>([^<]*)</a>', response.text):
+            url, _, fragment = html.unescape(href).partition("#")
+            if SDIST_NAME in (html.unescape(text).strip(), url.rsplit("/", 1)[-1]):
+                return urljoin(page, url), fragment[len("sha256="):] if fragment.startswith("sha256=") else None
+    raise UserError(f"alpaca_eval: {page} lists no {SDIST_NAME}; AlpacaEval prompts need it once, or put it in <cache>/alpaca_eval/sdist/")
 
 
 def extract_outputs(sdist: Path, target: Path) -> int:
@@ -127,6 +168,34 @@ def alpaca_prompts() -> list[dict]:
     """The AlpacaEval instructions as prompt rows ``{"id", "prompt", "dataset"}``."""
     return [{"id": f"alpaca-{i}", "prompt": row["instruction"], "dataset": row.get("dataset", "")}
             for i, row in enumerate(reference_outputs())]
+
+
+def generator_name(ref: Any) -> str:
+    """The ``generator`` of an outputs file: ``<run>-M<t>`` for a run's model (``M3`` alone would
+    collide between runs on AlpacaEval's leaderboard files), else the model's label."""
+    path = Path(ref.path).resolve()
+    if path.name == "model" and path.parent.name[:1] == "M" and path.parent.name[1:].isdigit() and (path.parent.parent / "config.yaml").is_file():
+        return f"{path.parent.parent.name}-{path.parent.name}"
+    return str(ref.label)
+
+
+def answer_token_limit(model_path: Path, prompts: list[dict], requested: int, trust_remote_code: bool = False) -> int:
+    """``requested`` new tokens, cut to what the model's context leaves after the longest prompt."""
+    from srlm.runtime.models import load_tokenizer
+
+    config_path = Path(model_path) / "config.json"
+    config = json.loads(config_path.read_text(encoding="utf-8")) if config_path.is_file() else {}
+    context = config.get("max_position_embeddings")
+    if not isinstance(context, int) or not prompts:
+        return requested
+    tokenizer = load_tokenizer(str(model_path), trust_remote_code)
+    longest = max(len(tokenizer.apply_chat_template([{"role": "user", "content": p["prompt"]}], add_generation_prompt=True, tokenize=True, return_dict=True)["input_ids"]) for p in prompts)
+    if longest >= context:
+        raise UserError(f"{model_path}: an AlpacaEval prompt of {longest} tokens fills the model's {context}-token context")
+    limit = min(requested, context - longest)
+    if limit < requested:
+        log.info("AlpacaEval answers: at most %d new tokens (the %d-token context minus the longest prompt, %d tokens)", limit, context, longest)
+    return limit
 
 
 def official_rows(prompts: list[dict], answers: dict[str, str], generator: str) -> list[dict]:

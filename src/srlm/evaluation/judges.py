@@ -96,7 +96,7 @@ def run_models(root: str | Path, every: bool = False) -> list[ModelRef]:
     run = RunDir(Path(root))
     ts = complete_models(run)
     if not ts:
-        raise UserError(f"{root}: this run has no complete model yet (no M<t>/model/COMPLETE)")
+        raise UserError(f"{root}: this run has no complete model yet (no M<t>/COMPLETE marker)")
     return [ModelRef(f"M{t}", run.model(t), f"{root}/M{t}") for t in (ts if every else ts[-1:])]
 
 

@@ -128,10 +128,66 @@ def convert_gguf(gguf: Path, target: Path) -> None:
     shutil.rmtree(staging, ignore_errors=True)
     model.save_pretrained(staging, safe_serialization=True)
     tokenizer.save_pretrained(staging)
+    fit_for_inference(staging, tokenizer)
     (staging / "COMPLETE").write_text("ok\n")
     shutil.rmtree(target, ignore_errors=True)
     staging.parent.mkdir(parents=True, exist_ok=True)
     os.replace(staging, target)
+
+
+# A tokenizer's ``model_max_length`` above this is transformers' "unset" value (1e30).
+_UNSET_LENGTH = 10**12
+_CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length")
+
+
+def fit_for_inference(folder: Path, tokenizer: Any = None) -> None:
+    """Make a saved checkpoint load for inference the way its users expect.
+
+    Training saves ``use_cache: false`` into ``config.json`` (generation then recomputes every
+    step), the GGUF conversion leaves the tokenizer's ``model_max_length`` at 1e30 (no
+    truncation warning at the real context), and the generation config must stop at the
+    chat template's end-of-turn token and know the pad token. ``tokenizer``: the one just
+    saved there (read from the folder when not given).
+    """
+    import json
+
+    config_path = folder / "config.json"
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    config["use_cache"] = True
+    _write_json(config_path, config)
+    tokenizer_path = folder / "tokenizer_config.json"
+    context = next((config[key] for key in _CONTEXT_KEYS if isinstance(config.get(key), int)), None)
+    if tokenizer_path.is_file() and context:
+        tokenizer_config = json.loads(tokenizer_path.read_text(encoding="utf-8"))
+        if not isinstance(tokenizer_config.get("model_max_length"), int) or tokenizer_config["model_max_length"] > _UNSET_LENGTH:
+            tokenizer_config["model_max_length"] = context
+            _write_json(tokenizer_path, tokenizer_config)
+    _sane_generation_config(folder, config, tokenizer or load_tokenizer(str(folder)))
+
+
+def _sane_generation_config(folder: Path, config: dict, tokenizer: Any) -> None:
+    """``generation_config.json`` with the end-of-turn (eos) and pad tokens of the saved tokenizer.
+
+    Edited as JSON, not through ``GenerationConfig``: its strict check on save would refuse a
+    base model's own odd settings (a temperature without sampling), which are not ours to change.
+    """
+    import json
+
+    path = folder / "generation_config.json"
+    generation = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {"bos_token_id": config.get("bos_token_id")}
+    eos = generation.get("eos_token_id", config.get("eos_token_id"))
+    eos = [] if eos is None else [eos] if isinstance(eos, int) else list(eos)
+    if tokenizer.eos_token_id is not None and tokenizer.eos_token_id not in eos:
+        eos.append(tokenizer.eos_token_id)
+    generation["eos_token_id"] = eos[0] if len(eos) == 1 else eos
+    generation["pad_token_id"] = tokenizer.pad_token_id
+    _write_json(path, generation)
+
+
+def _write_json(path: Path, data: dict) -> None:
+    import json
+
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
 _DTYPES = {"float32": "float32", "bfloat16": "bfloat16", "float16": "float16"}

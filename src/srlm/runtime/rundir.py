@@ -69,13 +69,27 @@ class RunDir:
         return self.root / f"iter{t}"
 
 
+def completion_marker(model_dir: Path) -> Path:
+    """The completion marker of the checkpoint in ``model_dir``: beside it (``M<t>/COMPLETE``).
+
+    Outside the model folder, so that the folder holds only what a Hub upload should ship.
+    """
+    return model_dir.parent / "COMPLETE"
+
+
 def model_done(model_dir: Path) -> bool:
-    """A checkpoint counts only once its completion marker exists (written last)."""
-    return (model_dir / "COMPLETE").is_file()
+    """A checkpoint counts only once its completion marker exists (written last).
+
+    Runs made before the marker moved out of the model folder keep it inside; they still count,
+    so such a run resumes where it stopped.
+    """
+    if not model_dir.is_dir():
+        return False
+    return completion_marker(model_dir).is_file() or (model_dir / "COMPLETE").is_file()
 
 
 def mark_model_done(model_dir: Path) -> None:
-    write_text(model_dir / "COMPLETE", "ok\n")
+    write_text(completion_marker(model_dir), "ok\n")
 
 
 # ---------------------------------------------------------------------------------------------

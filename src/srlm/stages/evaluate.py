@@ -16,6 +16,7 @@ from srlm.evaluation import win_rate
 from srlm.evaluation.judge_eval import judge_metrics
 from srlm.records import SeedBundle
 from srlm.runtime import distributed
+from srlm.runtime.model_card import write_model_card
 from srlm.runtime.rundir import write_json
 from srlm.stages.common import StageContext
 
@@ -27,6 +28,8 @@ def run(ctx: StageContext, seeds: SeedBundle) -> dict:
     result = judge_eval(ctx, seeds)
     if ctx.iteration >= 2 and ctx.config.eval.win_rate_prompts > 0:
         win_rate.update_eval(ctx, seeds, ctx.config.eval.win_rate_method)
+    # The card shows the metrics: rewritten whenever eval.json is (written, or updated above).
+    distributed.on_main(write_model_card, ctx.run, ctx.iteration)
     return result
 
 

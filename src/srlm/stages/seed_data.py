@@ -1,8 +1,9 @@
 """Stage 0: the seed data this run uses, copied into ``<run>/data`` so the run is self-contained.
 
 Writes ``ift.jsonl`` (instruction data), ``eft_train.jsonl`` / ``eft_heldout.jsonl`` (judge
-data), ``sft.jsonl`` (IFT + EFT judgments as prompt/response rows for SFT, plus synthetic
-meta-judgments when a Meta-Rewarding run sets ``data.max_meta``) and ``stats.json``.
+data), ``sft.jsonl`` (IFT + EFT judgments as SFT rows in TRL's conversational prompt-completion
+format, plus synthetic meta-judgments when a Meta-Rewarding run sets ``data.max_meta``) and
+``stats.json``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from srlm.data.meta_builder import build_meta, unusable_responses
 from srlm.data.seed import load_eft, load_ift
 from srlm.data.sources import seed_source
 from srlm.judging.templates import load_template
-from srlm.records import SeedBundle
+from srlm.records import SeedBundle, sft_row
 from srlm.runtime.rundir import RunDir, read_rows, write_json, write_rows
 
 BUILTIN_DEGRADED = "builtin:degraded"
@@ -39,10 +40,10 @@ def run(config: Config, run: RunDir) -> SeedBundle:
     judge_rows = judge_sft_rows(eft_train, template)
     if cfg.max_eft:
         judge_rows = judge_rows[: cfg.max_eft]
-    sft = [{"prompt": r["prompt"], "response": r["response"], "kind": "ift"} for r in ift] if cfg.sft_ift else []
-    sft += [{"prompt": r["prompt"], "response": r["response"], "kind": "eft"} for r in judge_rows]
+    sft = [sft_row(r["prompt"], r["response"], "ift") for r in ift] if cfg.sft_ift else []
+    sft += [sft_row(r["prompt"], r["response"], "eft") for r in judge_rows]
     meta_rows = _meta_rows(config, eft_train)
-    sft += [{"prompt": r["prompt"], "response": r["response"], "kind": "meta"} for r in meta_rows]
+    sft += [sft_row(r["prompt"], r["response"], "meta") for r in meta_rows]
     files = {"ift": ift, "ift_heldout": ift_heldout, "eft_train": eft_train, "eft_heldout": eft_heldout, "sft": sft}
     for name, rows in files.items():
         write_rows(folder / f"{name}.jsonl", rows)

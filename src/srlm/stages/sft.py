@@ -5,6 +5,7 @@ from __future__ import annotations
 from srlm.config import Config, to_dict
 from srlm.records import SFTRow
 from srlm.runtime import distributed
+from srlm.runtime.model_card import invoked_command, write_model_card
 from srlm.runtime.models import load_tokenizer, resolve_model
 from srlm.runtime.rundir import RunDir, mark_model_done, model_done, write_json, write_yaml
 from srlm.stages.common import log
@@ -28,9 +29,12 @@ def run(config: Config, run: RunDir, sft_rows: list[SFTRow]) -> dict | None:
         save_model(load_model(base, config.dtype, config.trust_remote_code), tokenizer, target)
         stats = {"rows": 0, "note": "sft.enabled is false: M1 is M0"}
     stats["base_model"] = config.model
+    if invoked_command():
+        stats["command"] = invoked_command()
     if distributed.is_main():
         write_json(run.model_dir(1) / "train.json", stats)
         write_yaml(run.model_dir(1) / "config.yaml", to_dict(config))
+        write_model_card(run, 1)
     distributed.on_main(mark_model_done, target)  # last: counts first, then "done"
     log.info("M1 ready at %s (%s)", target, stats)
     return stats

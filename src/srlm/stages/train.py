@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections import Counter
 
 from srlm.config import to_dict
-from srlm.records import SFTRow, TrainingRow
+from srlm.records import SFTRow, TrainingRow, as_sft_row, preference_row, sft_row
 from srlm.runtime import distributed
+from srlm.runtime.model_card import invoked_command, write_model_card
 from srlm.runtime.models import load_tokenizer
-from srlm.runtime.rundir import mark_model_done, model_done, write_json, write_yaml
+from srlm.runtime.rundir import mark_model_done, model_done, write_json, write_rows, write_yaml
 from srlm.stages.common import PipelineStop, StageContext, log
 
 
@@ -56,17 +57,33 @@ def run(ctx: StageContext, rows: list[TrainingRow], seed_sft: list[SFTRow] = ())
             "more candidates (candidates.n), more judge samples, or check the judge's parse rate."
         )
     ctx.release()
-    if config.pairs.mode == "pairs":
-        stats = _dpo(ctx, rows)
-    else:
-        rows = [*seed_sft, *({"prompt": r["prompt"], "response": r["response"], "kind": "positive"} for r in rows)]
-        stats = _sft(ctx, rows)
+    if config.pairs.mode != "pairs":
+        rows = [*seed_sft, *(sft_row(r["prompt"], r["response"], "positive") for r in rows)]  # type: ignore[list-item]
+    distributed.on_main(write_training_file, ctx, rows)
+    stats = _dpo(ctx, rows) if config.pairs.mode == "pairs" else _sft(ctx, rows)  # type: ignore[arg-type]
     # Meta-Rewarding mixes actor and judge pairs; say how many of each were trained on.
     stats["rows_by_kind"] = dict(Counter(row.get("kind", "actor") for row in rows))
     ctx.record("train", stats)
     if distributed.is_main():
-        write_json(ctx.run.model_dir(t + 1) / "train.json", stats)
+        # The command goes to train.json (the card reads it there), not to stats.json's counts.
+        write_json(ctx.run.model_dir(t + 1) / "train.json", {**stats, **({"command": invoked_command()} if invoked_command() else {})})
         write_yaml(ctx.run.model_dir(t + 1) / "config.yaml", to_dict(config))
+        write_model_card(ctx.run, t + 1)
     distributed.on_main(mark_model_done, target)  # last: counts first, then "done"
     log.info("M%d ready at %s", t + 1, target)
     return stats
+
+
+def write_training_file(ctx: StageContext, rows: list) -> None:
+    """The rows this iteration trains on, in TRL's conversational format, as TRL's trainers read
+    them: ``dpo.jsonl`` (prompt / chosen / rejected messages; actor pairs, and judge pairs in
+    Meta-Rewarding) or, for ``pairs.mode: positive_only``, ``sft.jsonl`` (prompt / completion:
+    the seed SFT rows and the positives that join them).
+
+    ``load_dataset("json", data_files=...)`` of this file given to TRL's trainer tokenizes to
+    exactly the tokens srlm trains on (tests/integration/test_trl_files.py).
+    """
+    if ctx.config.pairs.mode == "pairs":
+        write_rows(ctx.path("dpo.jsonl"), [preference_row(row) for row in rows])
+    else:
+        write_rows(ctx.path("sft.jsonl"), [as_sft_row(row) for row in rows])

@@ -14,6 +14,7 @@ from transformers import TrainerCallback
 from srlm.config import LoraConfig
 from srlm.errors import UserError
 from srlm.runtime.distributed import on_main, world_size
+from srlm.runtime.models import fit_for_inference
 from srlm.runtime.rundir import writing
 from srlm.runtime.signals import deferred
 
@@ -184,6 +185,7 @@ def _save_whole(model: Any, tokenizer: Any, target: Path) -> None:
     with deferred(), writing(staging, cleanup=lambda: shutil.rmtree(staging, ignore_errors=True)):
         model.save_pretrained(staging, safe_serialization=True)
         tokenizer.save_pretrained(staging)
+        fit_for_inference(staging, tokenizer)
         shutil.rmtree(target, ignore_errors=True)
         staging.rename(target)
 
@@ -199,6 +201,7 @@ def _from_gathered(gathered: Path, tokenizer: Any, target: Path) -> None:
         return
     tokenizer.save_pretrained(gathered)
     (gathered / "training_args.bin").unlink(missing_ok=True)
+    fit_for_inference(gathered, tokenizer)
     shutil.rmtree(target, ignore_errors=True)
     gathered.rename(target)
 

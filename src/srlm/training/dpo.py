@@ -9,22 +9,15 @@ from typing import Any
 from datasets import Dataset
 
 from srlm.config import DPOConfig
+from srlm.records import preference_row
 from srlm.runtime.distributed import sharded_training, world_size
 from srlm.training.common import NonFiniteLossGuard, common_args, final_loss, load_for_training, loss_positions_only, peft_config, save_trained
 
 
 def to_dataset(pairs: list[dict]) -> Dataset:
-    """Pair rows as TRL's conversational preference format (prompt / chosen / rejected)."""
-    return Dataset.from_list(
-        [
-            {
-                "prompt": [{"role": "user", "content": pair["prompt"]}],
-                "chosen": [{"role": "assistant", "content": pair["chosen"]}],
-                "rejected": [{"role": "assistant", "content": pair["rejected"]}],
-            }
-            for pair in pairs
-        ]
-    )
+    """Pair rows as TRL's conversational preference format: the three columns the trainer reads
+    (``iter<t>/dpo.jsonl`` holds the same rows with their ids)."""
+    return Dataset.from_list([{key: row[key] for key in ("prompt", "chosen", "rejected")} for row in map(preference_row, pairs)])
 
 
 def train_dpo(model_path: str, tokenizer: Any, pairs: list[dict], cfg: DPOConfig, target: Path, *, seed: int, dtype: str, trust_remote_code: bool = False) -> dict:

@@ -10,26 +10,20 @@ from typing import Any
 from datasets import Dataset
 
 from srlm.config import SFTConfig
+from srlm.records import as_sft_row
 from srlm.training.common import NonFiniteLossGuard, common_args, final_loss, load_for_training, loss_positions_only, peft_config, save_trained
 
 log = logging.getLogger(__name__)
 
 
 def to_dataset(rows: list[dict]) -> Dataset:
-    """``{"prompt", "response"}`` rows as TRL's conversational prompt-completion format.
+    """SFT rows (``records.SFTRow``, or ``{"prompt", "response"}``) as TRL's conversational
+    prompt-completion format, the two columns the trainer reads.
 
     TRL computes the loss on the completion tokens only for this format (SR: "loss on the
     response tokens only").
     """
-    return Dataset.from_list(
-        [
-            {
-                "prompt": [{"role": "user", "content": row["prompt"]}],
-                "completion": [{"role": "assistant", "content": row["response"]}],
-            }
-            for row in rows
-        ]
-    )
+    return Dataset.from_list([{key: row[key] for key in ("prompt", "completion")} for row in map(as_sft_row, rows)])
 
 
 def train_sft(model_path: str, tokenizer: Any, rows: list[dict], cfg: SFTConfig, target: Path, *, seed: int, dtype: str, trust_remote_code: bool = False, callbacks: list | None = None) -> dict:

@@ -9,7 +9,7 @@ import sys
 
 from srlm.cli import build_parser
 
-COMMANDS = ["run", "validate", "status", "report", "eval", "compare", "alpaca", "build-eft", "import-oasst", "env"]
+COMMANDS = ["run", "validate", "status", "report", "export", "eval", "compare", "alpaca", "build-eft", "import-oasst", "env"]
 HEAVY = ("torch", "transformers", "matplotlib", "yaml", "rich", "srlm.pipeline", "srlm.evaluation", "srlm.report")
 
 

@@ -143,10 +143,10 @@ def test_seed_data_adds_meta_rows_only_for_meta_rewarding(tmp_path, method, max_
     stats = read_json(run.data / "stats.json")
     assert stats["meta_judgments_for_sft"] == expected and stats["sft_rows"] == len(files["sft"])
     meta_rows = [r for r in files["sft"] if r["kind"] == "meta"]
-    assert all(parse_verdict(r["response"]) in ("A", "B") for r in meta_rows)
+    assert all(parse_verdict(r["completion"][0]["content"]) in ("A", "B") for r in meta_rows)
     # Meta rows come from EFT training prompts only: no held-out prompt is ever shown.
     heldout = {r["prompt"] for r in files["eft_heldout"]}
-    assert not any(f"User: {p}\n\nResponse: " in r["prompt"] for p in heldout for r in meta_rows)
+    assert not any(f"User: {p}\n\nResponse: " in r["prompt"][0]["content"] for p in heldout for r in meta_rows)
 
 
 def test_seed_data_meta_rows_leave_the_heldout_split_alone(tmp_path):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
-import subprocess
 import tarfile
 from pathlib import Path
 
+import httpx
 import pytest
 
 from srlm.data import sources
@@ -60,28 +61,64 @@ def test_extract_refuses_a_wrong_archive(tmp_path: Path) -> None:
         alpaca.extract_outputs(garbage, tmp_path / "o.json")
 
 
-def test_fetch_runs_pip_download_once_into_the_cache(tmp_path: Path) -> None:
-    calls: list[list[str]] = []
+def _index(sdist: bytes, json_api: bool = True, sha256: str | None = None, seen: list | None = None) -> httpx.MockTransport:
+    """A package index on a mock transport: the project page (JSON or HTML) and the archive."""
+    digest = sha256 or hashlib.sha256(sdist).hexdigest()
 
-    def fake_pip(command: list[str], **kwargs: object) -> subprocess.CompletedProcess:
-        calls.append(command)
-        _sdist(Path(command[command.index("-d") + 1]))
-        return subprocess.CompletedProcess(command, 0, "", "")
+    def handle(request: httpx.Request) -> httpx.Response:
+        if seen is not None:
+            seen.append(str(request.url))
+        if request.url.path == "/simple/alpaca-eval/":
+            if json_api:
+                files = [{"filename": "alpaca_eval-0.6.5.tar.gz", "url": "../../files/old.tar.gz", "hashes": {}},
+                         {"filename": alpaca.SDIST_NAME, "url": "../../files/new.tar.gz", "hashes": {"sha256": digest}}]
+                return httpx.Response(200, json={"meta": {"api-version": "1.0"}, "name": "alpaca-eval", "files": files},
+                                      headers={"content-type": "application/vnd.pypi.simple.v1+json"})
+            page = f'<html><body><a href="../../files/new.tar.gz#sha256={digest}">{alpaca.SDIST_NAME}</a></body></html>'
+            return httpx.Response(200, text=page, headers={"content-type": "text/html"})
+        if request.url.path == "/files/new.tar.gz":
+            return httpx.Response(200, content=sdist)
+        return httpx.Response(404)
 
+    return httpx.MockTransport(handle)
+
+
+@pytest.mark.parametrize("json_api", [True, False])
+def test_fetch_downloads_the_sdist_once_as_a_file_and_runs_nothing_of_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, json_api: bool) -> None:
+    monkeypatch.setenv("PIP_INDEX_URL", "https://index.example/simple")
+    archive = _sdist(tmp_path).read_bytes()  # its setup.py raises SystemExit if anything ran it
+    seen: list[str] = []
     cache = tmp_path / "alpaca_eval"
-    path = alpaca.fetch_alpaca_eval(cache, runner=fake_pip)
-    assert path == cache / "outputs.json" and len(json.loads(path.read_text())) == 2
-    assert calls[0][1:] == ["-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "alpaca-eval==0.6.6", "-d", str(cache / "sdist")]
-    alpaca.fetch_alpaca_eval(cache, runner=fake_pip)
-    assert len(calls) == 1  # cached
+    path = alpaca.fetch_alpaca_eval(cache, transport=_index(archive, json_api, seen=seen))
+    assert path == cache / "outputs.json" and json.loads(path.read_text()) == REFERENCE
+    assert seen == ["https://index.example/simple/alpaca-eval/", "https://index.example/files/new.tar.gz"]
+    assert (cache / "sdist" / alpaca.SDIST_NAME).read_bytes() == archive
+    alpaca.fetch_alpaca_eval(cache, transport=_index(archive, seen=seen))
+    assert len(seen) == 2  # cached
 
 
-def test_fetch_failure_is_a_user_error(tmp_path: Path) -> None:
-    def offline(command: list[str], **kwargs: object) -> subprocess.CompletedProcess:
-        return subprocess.CompletedProcess(command, 1, "", "ERROR: Could not find a version\n")
+def test_fetch_refuses_an_archive_whose_hash_differs_and_says_what_to_do_offline(tmp_path: Path) -> None:
+    archive = _sdist(tmp_path).read_bytes()
+    with pytest.raises(UserError, match="does not match the index's sha256"):
+        alpaca.fetch_alpaca_eval(tmp_path / "c", transport=_index(archive, sha256="0" * 64))
+    assert not (tmp_path / "c" / "sdist" / alpaca.SDIST_NAME).exists()
 
-    with pytest.raises(UserError, match="Could not find a version"):
-        alpaca.fetch_alpaca_eval(tmp_path / "c", runner=offline)
+    def offline(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("no route to host", request=request)
+
+    with pytest.raises(UserError, match=f"no route to host.*put {alpaca.SDIST_NAME} in"):
+        alpaca.fetch_alpaca_eval(tmp_path / "d", transport=httpx.MockTransport(offline))
+
+
+def test_fetch_uses_an_archive_put_in_the_cache_by_hand(tmp_path: Path) -> None:
+    cache = tmp_path / "alpaca_eval"
+    (cache / "sdist").mkdir(parents=True)
+    _sdist(cache / "sdist")
+
+    def nothing(request: httpx.Request) -> httpx.Response:
+        raise AssertionError("no network access expected")
+
+    assert len(json.loads(alpaca.fetch_alpaca_eval(cache, transport=httpx.MockTransport(nothing)).read_text())) == 2
 
 
 @pytest.fixture
@@ -135,3 +172,28 @@ def test_seed_data_refuses_alpaca_eval_files(cached_reference: Path, tmp_path: P
     with pytest.raises(UserError, match="AlpacaEval evaluation data"):
         seed_data.run(config, RunDir(tmp_path / "run"))
     assert not (tmp_path / "run").exists()
+
+
+def test_generator_names_a_run_model_with_its_run(tmp_path: Path) -> None:
+    from srlm.evaluation.judges import ModelRef
+
+    model = tmp_path / "runs" / "tiny" / "M3" / "model"
+    model.mkdir(parents=True)
+    (tmp_path / "runs" / "tiny" / "config.yaml").write_text("name: tiny\n")
+    assert alpaca.generator_name(ModelRef("M3", model, "runs/tiny/M3")) == "tiny-M3"
+    plain = tmp_path / "my-model"
+    plain.mkdir()
+    assert alpaca.generator_name(ModelRef("my-model", plain, str(plain))) == "my-model"
+
+
+def test_answer_limit_is_cut_to_what_the_context_leaves(tiny_model_dir: Path) -> None:
+    from srlm.runtime.models import load_tokenizer
+
+    prompts = [{"id": "a", "prompt": "Hi"}, {"id": "b", "prompt": "Explain why the sky is blue. " * 20}]
+    tokenizer = load_tokenizer(str(tiny_model_dir))
+    longest = len(tokenizer.apply_chat_template([{"role": "user", "content": prompts[1]["prompt"]}], add_generation_prompt=True, tokenize=True, return_dict=True)["input_ids"])
+    context = json.loads((tiny_model_dir / "config.json").read_text())["max_position_embeddings"]
+    assert alpaca.answer_token_limit(tiny_model_dir, prompts, 2048) == context - longest < 2048
+    assert alpaca.answer_token_limit(tiny_model_dir, prompts, 100) == 100
+    with pytest.raises(UserError, match="fills the model's"):
+        alpaca.answer_token_limit(tiny_model_dir, [{"id": "c", "prompt": "sky blue " * 3000}], 10)

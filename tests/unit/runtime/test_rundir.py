@@ -67,3 +67,18 @@ def test_run_names_cannot_escape(tmp_path: Path) -> None:
     for name in ("../up", "/abs", "a/b"):
         with pytest.raises(UserError):
             run_dir_for(str(tmp_path), name)
+
+
+def test_the_completion_marker_lies_beside_the_model_folder_and_the_old_place_still_counts(tmp_path: Path) -> None:
+    from srlm.runtime.rundir import completion_marker, mark_model_done, model_done
+
+    model = tmp_path / "M2" / "model"
+    assert not model_done(model)
+    model.mkdir(parents=True)
+    mark_model_done(model)
+    assert completion_marker(model) == tmp_path / "M2" / "COMPLETE" and completion_marker(model).is_file()
+    assert model_done(model) and not (model / "COMPLETE").exists()  # nothing of srlm's ships with the model
+    completion_marker(model).rename(model / "COMPLETE")  # a run made before the marker moved
+    assert model_done(model)
+    (model / "COMPLETE").unlink()
+    assert not model_done(model)
