@@ -16,12 +16,14 @@ def add_command(subparsers: Any) -> None:
 
 
 def _command(args: argparse.Namespace) -> int:
+    """Without -v the console shows srlm's banner, stage lines and summary only; the rest of the
+    output (library logs and bars, warnings, the trainer's steps) goes to ``<run>/run.log``."""
     from srlm import pipeline
     from srlm.config import load_config
+    from srlm.runtime import console
 
     config = load_config(args.config, args.overrides)
-    run_dir = pipeline.run(config, force=args.force)
-    last = config.iterations + 1
-    print(f"run directory: {run_dir.root}")
-    print(f"final model:   {run_dir.model(last)}  (M{last})")
+    if not args.verbose:
+        console.quiet()
+    pipeline.run(config, force=args.force)  # its last console line names the final model
     return 0

@@ -12,7 +12,7 @@ from srlm.records import TrainingRow
 from srlm.runtime import distributed
 from srlm.runtime.models import load_tokenizer
 from srlm.runtime.rundir import mark_model_done, model_done, write_json, write_yaml
-from srlm.stages.common import PipelineStop, StageContext, log
+from srlm.stages.common import PipelineStop, StageContext, log, track_segment
 
 
 def run(ctx: StageContext, rows: list[TrainingRow]) -> dict | None:
@@ -30,14 +30,15 @@ def run(ctx: StageContext, rows: list[TrainingRow]) -> dict | None:
     ctx.release()
     source = str(ctx.model_path)
     tokenizer = load_tokenizer(source, config.trust_remote_code)
+    callbacks = track_segment(ctx.tracker, ctx.run, t)
     if config.pairs.mode == "pairs":
         from srlm.training.dpo import train_dpo
 
-        stats = train_dpo(source, tokenizer, rows, config.dpo, target, seed=config.seed + t, dtype=config.dtype, trust_remote_code=config.trust_remote_code)
+        stats = train_dpo(source, tokenizer, rows, config.dpo, target, seed=config.seed + t, dtype=config.dtype, trust_remote_code=config.trust_remote_code, callbacks=callbacks)
     else:
         from srlm.training.sft import train_sft
 
-        stats = train_sft(source, tokenizer, rows, config.sft, target, seed=config.seed + t, dtype=config.dtype, trust_remote_code=config.trust_remote_code)
+        stats = train_sft(source, tokenizer, rows, config.sft, target, seed=config.seed + t, dtype=config.dtype, trust_remote_code=config.trust_remote_code, callbacks=callbacks)
     stats["trained_from"] = f"M{t}"
     # Meta-Rewarding mixes actor and judge pairs; say how many of each were trained on.
     stats["rows_by_kind"] = dict(Counter(row.get("kind", "actor") for row in rows))

@@ -10,7 +10,7 @@ from typing import Any
 from datasets import Dataset
 
 from srlm.config import SFTConfig
-from srlm.training.common import NonFiniteLossGuard, common_args, final_loss, loss_positions_only, peft_config, save_trained
+from srlm.training.common import NonFiniteLossGuard, TrainerLog, common_args, final_loss, loss_positions_only, peft_config, quiet, save_state, save_trained
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,9 @@ def train_sft(model_path: str, tokenizer: Any, rows: list[dict], cfg: SFTConfig,
     """Fine-tune the model at ``model_path`` on ``rows`` and save it to ``target``; returns stats.
 
     ``callbacks``: extra ``transformers.TrainerCallback``s (the judge study measures the model
-    at the end of every epoch with one).
+    at the end of every epoch with one; the pipeline sends the logs to its tracker with one).
+    The trainer's state, every logged loss included, is kept as ``trainer_state.json`` beside
+    ``target``.
     """
     from trl import SFTConfig as TRLSFTConfig
     from trl import SFTTrainer
@@ -47,15 +49,16 @@ def train_sft(model_path: str, tokenizer: Any, rows: list[dict], cfg: SFTConfig,
     model = load_model(model_path, dtype, trust_remote_code)
     model.train()
     args = TRLSFTConfig(**common_args(cfg, target.parent / "trainer", seed, dtype), completion_only_loss=True)
-    trainer = SFTTrainer(
+    trainer = quiet(SFTTrainer(
         model=model,
         args=args,
         train_dataset=to_dataset(rows),
         processing_class=tokenizer,
         peft_config=peft_config(cfg.lora),
-        callbacks=[NonFiniteLossGuard(), *(callbacks or [])],
-    )
+        callbacks=[NonFiniteLossGuard(), TrainerLog(f"{target.parent.name} sft"), *(callbacks or [])],
+    ))
     with loss_positions_only():
         trainer.train()
+    save_state(trainer, target.parent)
     save_trained(trainer, tokenizer, target)
     return {"rows": len(rows), "steps": trainer.state.global_step, "processes": trainer.accelerator.num_processes, "final_loss": final_loss(trainer), "seconds": round(time.time() - started, 1)}

@@ -1,0 +1,254 @@
+"""Experiment tracking: TRL's training curves and the loop's own numbers in one tracker run.
+
+``report_to`` names the trackers, as transformers' ``TrainingArguments.report_to`` does:
+``tensorboard``, ``wandb``, ``trackio``, ``mlflow``. One srlm run is one tracker run, named
+after the run; its identity (wandb id, mlflow run id) is kept in ``runs/<name>/tracking.json``
+so that a resumed run continues the same tracker run instead of starting a second one.
+
+transformers' own callbacks are not used: each opens a tracker run per trainer (TensorBoard a
+new ``runs/<date>_<host>`` folder, trackio and mlflow a run they end at the end of training),
+which would split one srlm run into one run per model on three overlapping step axes.
+
+One step axis serves the whole run, so that every tracker draws it in order:
+
+- the training of M<t+1> logs at ``segment_start(t) + trainer step`` (M1's SFT: segment 0);
+- the numbers of iteration t (M<t>'s ``eval.json``, ``iter<t>/stats.json``) log at
+  ``segment_start(t)``, one step before M<t+1>'s first training step; the last model's eval
+  logs at ``segment_start(T+1)``.
+
+``segment_start(t)`` = t + the training steps of M1..M<t> (from their ``train.json``), known
+before a segment starts. A resumed run repeats a segment from its start (training restarts
+from M<t>): TensorBoard's ``purge_step`` hides the killed attempt's events from that step on;
+for the other trackers a step already logged (recorded in ``tracking.json``) is not sent
+again, so a repeated segment adds only the steps the killed attempt never reached.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import os
+import uuid
+from pathlib import Path
+from typing import Any, Protocol
+
+from srlm.config import report_targets
+from srlm.errors import UserError
+from srlm.runtime.rundir import read_json, write_json
+
+# The package each tracker needs (TensorBoard: torch.utils.tensorboard writes with it).
+PACKAGES = {"tensorboard": "tensorboard", "wandb": "wandb", "trackio": "trackio", "mlflow": "mlflow"}
+
+
+def check_installed(report_to: Any) -> list[str]:
+    """Raise ``UserError`` for a tracker whose package is missing; else one line per tracker."""
+    lines = []
+    for name in report_targets(report_to):
+        package = PACKAGES[name]
+        if importlib.util.find_spec(package) is None:
+            raise UserError(f"config key 'report_to': {name} needs the '{package}' package, which is not installed (pip install {package}; tensorboard also comes with pip install 'srlm[tracking]')")
+        lines.append(f"report_to {name}: {package} installed")
+    return lines
+
+
+class Sink(Protocol):
+    """One tracker. ``replaces``: opening at a step hides what was logged from it on."""
+
+    replaces: bool
+
+    def begin(self, step: int) -> None: ...
+
+    def log(self, metrics: dict[str, float], step: int) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class TensorBoardSink:
+    """Event files in ``runs/<name>/tensorboard`` (``tensorboard --logdir runs``)."""
+
+    replaces = True
+
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir, self.writer = log_dir, None
+
+    def begin(self, step: int) -> None:
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.close()
+        # purge_step: TensorBoard hides this folder's events at steps >= step written before.
+        self.writer = SummaryWriter(log_dir=str(self.log_dir), purge_step=step)
+
+    def log(self, metrics: dict[str, float], step: int) -> None:
+        if self.writer is None:
+            self.begin(step)
+        for key, value in metrics.items():
+            self.writer.add_scalar(key, value, step)
+        self.writer.flush()
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.writer = None
+
+
+class WandbSink:
+    """A Weights & Biases run (project: $WANDB_PROJECT, else "srlm"), resumed by its id."""
+
+    replaces = False
+
+    def __init__(self, name: str, run_id: str, root: Path) -> None:
+        import wandb
+
+        self.run = wandb.init(project=os.environ.get("WANDB_PROJECT", "srlm"), name=name, id=run_id, resume="allow", dir=str(root))
+
+    def begin(self, step: int) -> None:
+        pass
+
+    def log(self, metrics: dict[str, float], step: int) -> None:
+        self.run.log(metrics, step=step)
+
+    def close(self) -> None:
+        self.run.finish()
+
+
+class TrackioSink:
+    """A trackio run (project: $TRACKIO_PROJECT, else "srlm"), resumed by its name."""
+
+    replaces = False
+
+    def __init__(self, name: str) -> None:
+        import trackio
+
+        self.trackio = trackio
+        trackio.init(project=os.environ.get("TRACKIO_PROJECT", "srlm"), name=name, resume="allow")
+
+    def begin(self, step: int) -> None:
+        pass
+
+    def log(self, metrics: dict[str, float], step: int) -> None:
+        self.trackio.log(metrics, step=step)
+
+    def close(self) -> None:
+        self.trackio.finish()
+
+
+class MlflowSink:
+    """An MLflow run (experiment: $MLFLOW_EXPERIMENT_NAME, else "srlm"; store: $MLFLOW_TRACKING_URI)."""
+
+    replaces = False
+
+    def __init__(self, name: str, state: dict) -> None:
+        import mlflow
+
+        self.mlflow = mlflow
+        mlflow.set_experiment(os.environ.get("MLFLOW_EXPERIMENT_NAME", "srlm"))
+        run = mlflow.start_run(run_id=state["mlflow_run_id"]) if state.get("mlflow_run_id") else mlflow.start_run(run_name=name)
+        state["mlflow_run_id"] = run.info.run_id
+
+    def begin(self, step: int) -> None:
+        pass
+
+    def log(self, metrics: dict[str, float], step: int) -> None:
+        self.mlflow.log_metrics(metrics, step=step)
+
+    def close(self) -> None:
+        self.mlflow.end_run()
+
+
+class Tracker:
+    """The trackers of one run (none when ``report_to`` is none, or off the main process)."""
+
+    def __init__(self, root: Path, sinks: list[Sink], state: dict) -> None:
+        self.root, self.sinks, self.state = root, sinks, state
+        self._calls: dict[int, int] = {}  # log calls per step in this process
+
+    @property
+    def active(self) -> bool:
+        return bool(self.sinks)
+
+    def begin(self, step: int) -> None:
+        """A segment starts at ``step`` (again, on a resumed run)."""
+        for sink in self.sinks:
+            sink.begin(step)
+
+    def log(self, metrics: dict[str, float], step: int) -> None:
+        """Send finite numbers at ``step``; trackers that cannot replace get each step once."""
+        if not self.sinks:
+            return
+        metrics = {key: float(value) for key, value in metrics.items() if math.isfinite(value)}
+        self._calls[step] = call = self._calls.get(step, 0) + 1
+        last, seen = self.state.get("last_step", -1), self.state.get("calls_at_last_step", 0)
+        repeated = step < last or (step == last and call <= seen)
+        for sink in self.sinks:
+            if sink.replaces or not repeated:
+                sink.log(metrics, step)
+        if step > last or (step == last and call > seen):
+            self.state.update(last_step=step, calls_at_last_step=call)
+            write_json(self.root / "tracking.json", self.state)
+
+    def close(self) -> None:
+        for sink in self.sinks:
+            sink.close()
+        self.sinks = []
+
+
+def open_tracker(report_to: Any, root: Path, name: str, main: bool = True) -> Tracker:
+    """The run's tracker run, continued if ``tracking.json`` says one was started."""
+    names = report_targets(report_to) if main else []
+    if not names:
+        return Tracker(root, [], {})
+    check_installed(report_to)
+    path = root / "tracking.json"
+    state = read_json(path) if path.exists() else {}
+    state.setdefault("run_name", name)
+    state.setdefault("wandb_id", uuid.uuid4().hex[:16])
+    sinks: list[Sink] = []
+    for target in names:
+        if target == "tensorboard":
+            sinks.append(TensorBoardSink(root / "tensorboard"))
+        elif target == "wandb":
+            sinks.append(WandbSink(name, state["wandb_id"], root))
+        elif target == "trackio":
+            sinks.append(TrackioSink(name))
+        else:
+            sinks.append(MlflowSink(name, state))
+    write_json(path, state)
+    return Tracker(root, sinks, state)
+
+
+def segment_start(root: Path, t: int) -> int:
+    """The step at which segment t starts: t + the training steps of M1..M<t>."""
+    steps = 0
+    for k in range(1, t + 1):
+        path = root / f"M{k}" / "train.json"
+        steps += int(read_json(path).get("steps", 0)) if path.exists() else 0
+    return t + steps
+
+
+def iteration_metrics(root: Path, t: int) -> dict[str, float]:
+    """M<t>'s eval.json under ``eval/`` and iteration t's stats under ``data/`` (not training's)."""
+    metrics: dict[str, float] = {"loop/iteration": float(t)}
+    evaluation, stats = root / f"M{t}" / "eval.json", root / f"iter{t}" / "stats.json"
+    if evaluation.exists():
+        metrics.update(flatten(read_json(evaluation), "eval"))
+    if stats.exists():
+        data = {section: values for section, values in read_json(stats).items() if section != "train"}
+        metrics.update(flatten(data, "data"))
+    return metrics
+
+
+def flatten(data: Any, prefix: str) -> dict[str, float]:
+    """Every number in nested mappings as ``prefix/key/sub``; text, lists and flags are left out.
+
+    >>> flatten({"judge": {"parse_rate": 0.9, "ok": True}, "histogram": {"5": 3}, "model": "M1"}, "eval")
+    {'eval/judge/parse_rate': 0.9, 'eval/histogram/5': 3.0}
+    """
+    if isinstance(data, dict):
+        flat: dict[str, float] = {}
+        for key, value in data.items():
+            flat.update(flatten(value, f"{prefix}/{key}"))
+        return flat
+    if isinstance(data, (int, float)) and not isinstance(data, bool):
+        return {prefix: float(data)}
+    return {}
+
