@@ -47,16 +47,19 @@ def preflight(config: Config) -> list[str]:
 
     Every model the config names resolves locally (a directory, or a repo id in the local
     Hugging Face cache), every seed file exists and parses (file:line on the first bad row),
-    and every template exists and holds its fields. Raises ``UserError`` at the first problem;
+    every template exists and holds its fields, and every tracker of ``report_to`` is
+    installed. Raises ``UserError`` at the first problem;
     returns one line per check passed.
     """
     from srlm.runtime.models import locate_model
+    from srlm.runtime.tracking import check_installed
 
     done = [f"model {config.model}: {locate_model(config.model)}"]
     for key, spec in _extra_models(config):
         done.append(f"{key} {spec}: {locate_model(spec)}")
     done += seed_data.check_sources(config)
     done += check_templates(config)
+    done += check_installed(config.report_to)
     return done
 
 
@@ -162,8 +165,7 @@ def run(config: Config, force: bool = False, backend_factory: BackendFactory = d
         # (even with --force) never rewrites the config of a run in progress.
         distributed.on_main(prepare, config, force)
         log_name = "run.log" if distributed.is_main() else f"run.rank{distributed.rank()}.log"
-        with console.run_log(run_dir.root / log_name) as warned, _tracker(config, run_dir) as tracker:
-            log.info("%s", banner)
+        with console.run_log(run_dir.root / log_name, banner) as warned, _tracker(config, run_dir) as tracker:
             started = time.time()
             _run_all(config, run_dir, backend_factory, tracker)
             _summary(config, run_dir, time.time() - started, warned.count)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from contextlib import nullcontext
 from typing import Any
 
 
@@ -23,7 +24,6 @@ def _command(args: argparse.Namespace) -> int:
     from srlm.runtime import console
 
     config = load_config(args.config, args.overrides)
-    if not args.verbose:
-        console.quiet()
-    pipeline.run(config, force=args.force)  # its last console line names the final model
+    with nullcontext() if args.verbose else console.quiet():
+        pipeline.run(config, force=args.force)  # its last console line names the final model
     return 0

@@ -41,26 +41,44 @@ class _ConsoleOnly(logging.Filter):
         return record.name == CONSOLE.name
 
 
-def quiet() -> None:
-    """Console handlers of the root logger show ``srlm.console`` lines only, as plain text.
+@contextmanager
+def quiet() -> Iterator[None]:
+    """Inside: console handlers of the root logger show ``srlm.console`` lines only, as text.
 
     Library bars either write into the log (transformers, srlm's own) or are off (datasets and
     TRL: their bars have no hook; they show a map over the rows, a reference log-prob pass).
+    Everything is as before on the way out (``srlm run`` may be called in a longer process).
     """
     global _quiet
-    _quiet = True
     import datasets
     import transformers.utils.logging as hf_logging
 
-    for handler in logging.getLogger().handlers:
-        if type(handler) is logging.StreamHandler:
-            handler.addFilter(_ConsoleOnly())
-            handler.setFormatter(logging.Formatter("%(message)s"))
-    hf_logging.set_tqdm_hook(lambda factory, args, kwargs: factory(*args, **{**kwargs, **bar_options()}))
+    consoles = [h for h in logging.getLogger().handlers if type(h) is logging.StreamHandler]
+    saved = ([h.formatter for h in consoles], datasets.is_progress_bar_enabled(), os.environ.get("TQDM_DISABLE"))
+    only = _ConsoleOnly()
+    for handler in consoles:
+        handler.addFilter(only)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+    hook = hf_logging.set_tqdm_hook(lambda factory, args, kwargs: factory(*args, **{**kwargs, **bar_options()}))
     datasets.disable_progress_bars()
     # tqdm's own switch for the bars made without a hook (TRL reads it for its reference
     # log-prob pass); bars given an explicit ``disable`` (srlm's) are not affected.
     os.environ["TQDM_DISABLE"] = "1"
+    _quiet = True
+    try:
+        yield
+    finally:
+        _quiet = False
+        for handler, formatter in zip(consoles, saved[0]):
+            handler.removeFilter(only)
+            handler.setFormatter(formatter)
+        hf_logging.set_tqdm_hook(hook)
+        if saved[1]:
+            datasets.enable_progress_bars()
+        if saved[2] is None:
+            os.environ.pop("TQDM_DISABLE", None)
+        else:
+            os.environ["TQDM_DISABLE"] = saved[2]
 
 
 _ESCAPES = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # tqdm's cursor moves between nested bars
@@ -98,17 +116,18 @@ class _Counter(logging.Handler):
 
 
 @contextmanager
-def run_log(path: Path) -> Iterator[_Counter]:
+def run_log(path: Path, banner: str = "") -> Iterator[_Counter]:
     """Inside: every record and warning is appended to ``path``; yields a count of warnings.
 
     A separator line with the time and the command opens each start, so a resumed run's log
-    reads as one file of attempts.
+    reads as one file of attempts; ``banner`` (shown before the log could open) follows it.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(path, mode="a", encoding="utf-8")
     handler.setFormatter(logging.Formatter(FORMAT, datefmt="%Y-%m-%d %H:%M:%S"))
     counter = _Counter()
     handler.stream.write(f"\n===== {time.strftime('%Y-%m-%d %H:%M:%S')} start (pid {os.getpid()}): {' '.join(sys.argv)} =====\n")
+    handler.stream.write(banner + "\n" if banner else "")
     root, srlm = logging.getLogger(), logging.getLogger("srlm")
     saved = (srlm.level, logging.getLogger("py.warnings").propagate, _libraries_to_root())
     if srlm.getEffectiveLevel() > logging.INFO:
@@ -246,7 +265,7 @@ def banner(run_root: Path, config: Any, continuing: bool) -> str:
     """The first line: where the run is, which model, how many iterations (shown, and returned
     for the log, which opens later: under the run's lock)."""
     what = "continuing" if continuing else "starting"
-    line = f"srlm: {what} {run_root} · {config.method} from {config.model} · {config.iterations} iterations · log {run_root / 'run.log'}"
+    line = f"srlm: {what} {run_root} · {config.method} from {config.model} · {plural(config.iterations, 'iteration')} · log {run_root / 'run.log'}"
     CONSOLE.info(line)
     return line
 
