@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 CONSOLE = logging.getLogger("srlm.console")
+CONSOLE.setLevel(logging.INFO)  # shown wherever a handler takes them, whatever the root's level
 BAR_INTERVAL_S = 30.0  # a bar in the log: one line per this many seconds at most
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -88,12 +89,13 @@ class BarStream:
     """A file for tqdm that writes each drawn bar as one line of the ``srlm.progress`` log."""
 
     def __init__(self) -> None:
-        self.log = logging.getLogger("srlm.progress")
+        self.log, self.last = logging.getLogger("srlm.progress"), ""
 
     def write(self, text: str) -> None:
         line = _ESCAPES.sub("", text).strip("\r\n ")
-        if line:
+        if line and line != self.last:  # tqdm draws the last state again when it closes
             self.log.info(line)
+            self.last = line
 
     def flush(self) -> None:
         pass
