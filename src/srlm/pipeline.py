@@ -206,9 +206,10 @@ def _summary(config: Config, run_dir: RunDir, seconds: float, warnings: int) -> 
 @contextmanager
 def _tracker(config: Config, run_dir: RunDir) -> Iterator[Tracker]:
     """The run's experiment tracker (``report_to``), closed however the run ends."""
-    from srlm.runtime.tracking import open_tracker
+    from srlm.runtime.tracking import open_tracker, replay
 
     tracker = open_tracker(config.report_to, run_dir.root, config.name, distributed.is_main())
+    replay(tracker, run_dir.root)  # what finished before (another start, or before report_to)
     try:
         yield tracker
     finally:

@@ -3,7 +3,7 @@ event files holding the training curves and the loop's metrics, trainer_state.js
 
 One run (one iteration, report_to=tensorboard) through the CLI's
 ``main``, with the scripted judge, then the same command with -v on the finished run. The
-console is what reaches ``sys.stdout``/``sys.stderr``, with a root log handler on stderr as
+console is what reaches ``sys.stdout`` and ``sys.stderr``, with a root log handler on stderr as
 ``srlm``'s ``logging.basicConfig`` sets up outside pytest.
 """
 
@@ -27,10 +27,10 @@ OVERRIDES = ("iterations=1", "report_to=tensorboard")
 STAGES = 9
 
 
-def _srlm_run(model: Path, runs: Path, *flags: str) -> list[str]:
-    """The console lines of ``srlm [flags] run`` (the scripted judge stands in for the model's)."""
-    console = io.StringIO()
-    with pytest.MonkeyPatch.context() as patch, redirect_stdout(console), redirect_stderr(console):
+def _srlm_run(model: Path, runs: Path, *flags: str) -> tuple[list[str], str]:
+    """stdout's lines and stderr of ``srlm [flags] run`` (the scripted judge stands in for the model's)."""
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, redirect_stdout(out), redirect_stderr(err):
         patch.setattr(srlm.backends, "make_backend", scripted_factory)
         handler = logging.StreamHandler()  # on sys.stderr, redirected: what basicConfig adds
         logging.getLogger().addHandler(handler)
@@ -38,17 +38,17 @@ def _srlm_run(model: Path, runs: Path, *flags: str) -> list[str]:
             code = main([*flags, "run", "", *tiny_overrides(model, runs, *OVERRIDES)])
         finally:
             logging.getLogger().removeHandler(handler)
-    assert code == 0, console.getvalue()[-3000:]
-    return console.getvalue().splitlines()
+    assert code == 0, err.getvalue()[-3000:]
+    return out.getvalue().splitlines(), err.getvalue()
 
 
 @pytest.fixture(scope="module")
 def finished(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     runs = tmp_path_factory.mktemp("console")
-    quiet = _srlm_run(tiny_model_dir, runs)
+    quiet, quiet_err = _srlm_run(tiny_model_dir, runs)
     log_after_first = (runs / "t" / "run.log").read_text(encoding="utf-8")
-    verbose = _srlm_run(tiny_model_dir, runs, "-v")
-    return {"root": runs / "t", "quiet": quiet, "verbose": verbose, "log_after_first": log_after_first}
+    verbose, verbose_err = _srlm_run(tiny_model_dir, runs, "-v")
+    return {"root": runs / "t", "quiet": quiet, "quiet_err": quiet_err, "verbose": verbose + verbose_err.splitlines(), "log_after_first": log_after_first}
 
 
 def test_console_shows_a_banner_one_line_per_stage_and_a_summary(finished: dict) -> None:
@@ -57,6 +57,7 @@ def test_console_shows_a_banner_one_line_per_stage_and_a_summary(finished: dict)
     stage_lines = [line for line in lines if re.match(r"\[(M1|iter 1/1|final) · stage \d/\d\] ", line)]
     assert len(stage_lines) == STAGES and len(lines) == STAGES + 2, "\n".join(lines)
     assert lines[-1].startswith("srlm: done in ") and str(finished["root"] / "run.log") in lines[-1]
+    assert finished["quiet_err"] == ""  # stderr is kept for an error
     # An honest estimate: none before a whole iteration was measured, then a figure.
     assert "time left unknown" in stage_lines[2] and "time left unknown" not in stage_lines[-1]
 

@@ -1,7 +1,7 @@
 """The run's console and its log: srlm's few lines on the console, everything in ``run.log``.
 
-``srlm run`` without ``-v`` shows a start banner, one line per stage and a summary (the
-``srlm.console`` logger); every log record of srlm and the libraries, every warning, the
+``srlm run`` without ``-v`` shows a start banner, one line per stage and a summary on stdout
+(the ``srlm.console`` logger; stderr holds only an error); every log record of srlm and the libraries, every warning, the
 trainer's logged steps and the progress bars (as lines) go to ``runs/<name>/run.log``, which a
 run always writes and a resumed run appends to. With ``-v`` the console shows all of it too.
 
@@ -37,14 +37,14 @@ def is_quiet() -> bool:
     return _quiet
 
 
-class _ConsoleOnly(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return record.name == CONSOLE.name
+def _nothing(record: logging.LogRecord) -> bool:
+    return False
 
 
 @contextmanager
 def quiet() -> Iterator[None]:
-    """Inside: console handlers of the root logger show ``srlm.console`` lines only, as text.
+    """Inside: srlm's console lines go to stdout as plain text, and the root logger's console
+    handlers (stderr) show nothing: stderr is left to a failing run's one error line.
 
     Library bars either write into the log (transformers, srlm's own) or are off (datasets and
     TRL: their bars have no hook; they show a map over the rows, a reference log-prob pass).
@@ -55,11 +55,12 @@ def quiet() -> Iterator[None]:
     import transformers.utils.logging as hf_logging
 
     consoles = [h for h in logging.getLogger().handlers if type(h) is logging.StreamHandler]
-    saved = ([h.formatter for h in consoles], datasets.is_progress_bar_enabled(), os.environ.get("TQDM_DISABLE"))
-    only = _ConsoleOnly()
+    saved = (datasets.is_progress_bar_enabled(), os.environ.get("TQDM_DISABLE"))
     for handler in consoles:
-        handler.addFilter(only)
-        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler.addFilter(_nothing)
+    lines = logging.StreamHandler(sys.stdout)
+    lines.setFormatter(logging.Formatter("%(message)s"))
+    CONSOLE.addHandler(lines)
     hook = hf_logging.set_tqdm_hook(lambda factory, args, kwargs: factory(*args, **{**kwargs, **bar_options()}))
     datasets.disable_progress_bars()
     # tqdm's own switch for the bars made without a hook (TRL reads it for its reference
@@ -70,16 +71,16 @@ def quiet() -> Iterator[None]:
         yield
     finally:
         _quiet = False
-        for handler, formatter in zip(consoles, saved[0]):
-            handler.removeFilter(only)
-            handler.setFormatter(formatter)
+        CONSOLE.removeHandler(lines)
+        for handler in consoles:
+            handler.removeFilter(_nothing)
         hf_logging.set_tqdm_hook(hook)
-        if saved[1]:
+        if saved[0]:
             datasets.enable_progress_bars()
-        if saved[2] is None:
+        if saved[1] is None:
             os.environ.pop("TQDM_DISABLE", None)
         else:
-            os.environ["TQDM_DISABLE"] = saved[2]
+            os.environ["TQDM_DISABLE"] = saved[1]
 
 
 _ESCAPES = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # tqdm's cursor moves between nested bars

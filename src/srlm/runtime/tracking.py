@@ -20,7 +20,8 @@ One step axis serves the whole run, so that every tracker draws it in order:
 before a segment starts. A resumed run repeats a segment from its start (training restarts
 from M<t>): TensorBoard's ``purge_step`` hides the killed attempt's events from that step on;
 for the other trackers a step already logged (recorded in ``tracking.json``) is not sent
-again, so a repeated segment adds only the steps the killed attempt never reached.
+again, so a repeated segment adds only the steps the killed attempt never reached. Each start
+also replays the finished segments from the run's files (``replay``) under the same rule.
 """
 
 from __future__ import annotations
@@ -64,23 +65,29 @@ class Sink(Protocol):
 
 
 class TensorBoardSink:
-    """Event files in ``runs/<name>/tensorboard`` (``tensorboard --logdir runs``)."""
+    """Event files in ``runs/<name>/tensorboard`` (``tensorboard --logdir runs``).
+
+    One events file per start: opened at the first step this start logs, with ``purge_step``
+    there, so TensorBoard hides what earlier starts wrote from that step on (a start replays
+    the finished segments first, so its file holds the whole history). TensorBoard reads a
+    folder's files in name order, which is their creation time to the second.
+    """
 
     replaces = True
 
     def __init__(self, log_dir: Path) -> None:
-        self.log_dir, self.writer = log_dir, None
+        self.log_dir, self.writer, self.last = log_dir, None, -1
 
     def begin(self, step: int) -> None:
-        from torch.utils.tensorboard import SummaryWriter
+        if self.writer is None or step < self.last:  # a step axis going back: a new file
+            from torch.utils.tensorboard import SummaryWriter
 
-        self.close()
-        # purge_step: TensorBoard hides this folder's events at steps >= step written before.
-        self.writer = SummaryWriter(log_dir=str(self.log_dir), purge_step=step)
+            self.close()
+            self.writer = SummaryWriter(log_dir=str(self.log_dir), purge_step=step)
+        self.last = max(self.last, step)
 
     def log(self, metrics: dict[str, float], step: int) -> None:
-        if self.writer is None:
-            self.begin(step)
+        self.begin(step)
         for key, value in metrics.items():
             self.writer.add_scalar(key, value, step)
         self.writer.flush()
@@ -88,7 +95,7 @@ class TensorBoardSink:
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
-        self.writer = None
+        self.writer, self.last = None, -1
 
 
 class WandbSink:
@@ -252,3 +259,28 @@ def flatten(data: Any, prefix: str) -> dict[str, float]:
         return {prefix: float(data)}
     return {}
 
+
+
+def replay(tracker: Tracker, root: Path) -> int:
+    """Send every finished segment again from the run's files; returns how many.
+
+    A run that turns tracking on midway (or after it finished) gets its whole history, and a
+    gap left by a kill between a file and its logging is filled; what a tracker already holds
+    is replaced (TensorBoard) or not sent again (the others), never doubled. Segment t is
+    finished when M<t+1> is complete: its numbers are iteration t's files and the trainer
+    state M<t+1>'s training left (the same records its live logging sent).
+    """
+    from srlm.runtime.rundir import model_done
+
+    t = 0
+    while tracker.active and model_done(root / f"M{t + 1}" / "model"):
+        start = segment_start(root, t)
+        tracker.begin(start)
+        if t >= 1:
+            tracker.log(iteration_metrics(root, t), start)
+        state = root / f"M{t + 1}" / "trainer_state.json"
+        for entry in read_json(state)["log_history"] if state.exists() else []:
+            numbers = flatten({key: value for key, value in entry.items() if key != "step"}, f"M{t + 1}/train")
+            tracker.log(numbers, start + int(entry["step"]))
+        t += 1
+    return t

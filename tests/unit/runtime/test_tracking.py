@@ -58,6 +58,17 @@ def _scalars(log_dir: Path) -> dict[str, list[tuple[int, float]]]:
     return {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
 
 
+def _as_an_earlier_start(log_dir: Path) -> None:
+    """Date the events files back a minute, as a start before this one would have named them.
+
+    TensorBoard reads a folder's files in name order (creation time to the second, then a
+    counter of this process that sorts "10" before "9"); two starts are seconds apart.
+    """
+    for path in log_dir.glob("events.out.tfevents.*"):
+        stamp = path.name.split(".")[3]
+        path.rename(path.with_name(path.name.replace(f".{stamp}.", f".{int(stamp) - 60:010d}.", 1)))
+
+
 def test_tensorboard_hides_a_killed_segment_once_it_runs_again(tmp_path: Path) -> None:
     first = open_tracker("tensorboard", tmp_path, "t")
     first.begin(0)
@@ -67,6 +78,7 @@ def test_tensorboard_hides_a_killed_segment_once_it_runs_again(tmp_path: Path) -
     first.log({"eval/judge/pairwise_accuracy": 0.5}, 4)
     first.log({"M2/train/loss": 10.0}, 5)
     first.sinks[0].writer.flush()  # killed here: every event so far is on disk, no close
+    _as_an_earlier_start(tmp_path / "tensorboard")
     resumed = open_tracker("tensorboard", tmp_path, "t")
     resumed.begin(4)  # M2's training starts again from M1
     resumed.log({"eval/judge/pairwise_accuracy": 0.5}, 4)
@@ -119,3 +131,41 @@ def test_no_tracker_means_no_file(tmp_path: Path) -> None:
     tracker.log({"loss": 1.0}, 1)
     tracker.close()
     assert not tracker.active and list(tmp_path.iterdir()) == []
+
+
+def _finished_run(root: Path) -> None:
+    """M1 (SFT, 2 steps) and M2 (DPO, 1 step) complete, with the files a run leaves."""
+    history = {1: [{"loss": 1.0, "step": 1}, {"loss": 0.5, "step": 2}, {"train_runtime": 3.0, "step": 2}], 2: [{"loss": 0.7, "step": 1}]}
+    for t, entries in history.items():
+        (root / f"M{t}" / "model").mkdir(parents=True)
+        (root / f"M{t}" / "model" / "COMPLETE").write_text("ok\n")
+        (root / f"M{t}" / "train.json").write_text(json.dumps({"steps": entries[-1]["step"]}))
+        (root / f"M{t}" / "trainer_state.json").write_text(json.dumps({"log_history": entries}))
+        (root / f"M{t}" / "eval.json").write_text(json.dumps({"judge": {"pairwise_accuracy": 0.5 + t / 10}}))
+    (root / "iter1").mkdir()
+    (root / "iter1" / "stats.json").write_text(json.dumps({"pairs": {"kept": 3}}))
+
+
+def test_replay_sends_the_finished_segments_once(tmp_path: Path) -> None:
+    _finished_run(tmp_path)
+    first = Recorder()
+    assert tracking.replay(Tracker(tmp_path, [first], {}), tmp_path) == 2
+    assert [(step, sorted(metrics)) for step, metrics in first.logged] == [
+        (1, ["M1/train/loss"]), (2, ["M1/train/loss"]), (2, ["M1/train/train_runtime"]),
+        (3, ["data/pairs/kept", "eval/judge/pairwise_accuracy", "loop/iteration"]), (4, ["M2/train/loss"]),
+    ]
+    again = Recorder()
+    tracking.replay(Tracker(tmp_path, [again], json.loads((tmp_path / "tracking.json").read_text())), tmp_path)
+    assert again.logged == []
+
+
+def test_replay_into_tensorboard_twice_shows_each_point_once(tmp_path: Path) -> None:
+    _finished_run(tmp_path)
+    for _ in range(2):
+        tracker = open_tracker("tensorboard", tmp_path, "t")
+        tracking.replay(tracker, tmp_path)
+        tracker.close()
+        _as_an_earlier_start(tmp_path / "tensorboard")
+    scalars = _scalars(tmp_path / "tensorboard")
+    assert scalars["M1/train/loss"] == [(1, 1.0), (2, 0.5)] and scalars["M2/train/loss"] == [(4, pytest.approx(0.7))]
+    assert scalars["eval/judge/pairwise_accuracy"] == [(3, pytest.approx(0.6))]
