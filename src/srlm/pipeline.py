@@ -152,7 +152,7 @@ def run(config: Config, force: bool = False, backend_factory: BackendFactory = d
     from srlm.runtime.tracking import check_installed
 
     run_dir = run_dir_for(config.runs_dir, config.name)
-    banner = console.banner(run_dir.root, config, run_dir.config.exists()) if distributed.is_main() else ""
+    banner = console.banner(run_dir.root, config, run_dir.config.exists())
     set_threads(config.threads)
     distributed.init()  # several processes (torchrun, accelerate launch) join one group
     # A model that does not exist is refused before anything is written (the main process

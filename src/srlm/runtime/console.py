@@ -24,8 +24,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from srlm.runtime import distributed
+
 CONSOLE = logging.getLogger("srlm.console")
 CONSOLE.setLevel(logging.INFO)  # shown wherever a handler takes them, whatever the root's level
+
+
+def _main_process_only(record: logging.LogRecord) -> bool:
+    return distributed.is_main()  # one banner, one line per stage, whatever the process count
+
+
+CONSOLE.addFilter(_main_process_only)
 BAR_INTERVAL_S = 30.0  # a bar in the log: one line per this many seconds at most
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
