@@ -141,7 +141,7 @@ def run_log(path: Path, banner: str = "") -> Iterator[_Counter]:
     handler.stream.write(f"\n===== {time.strftime('%Y-%m-%d %H:%M:%S')} start (pid {os.getpid()}): {' '.join(sys.argv)} =====\n")
     handler.stream.write(banner + "\n" if banner else "")
     root, srlm = logging.getLogger(), logging.getLogger("srlm")
-    saved = (srlm.level, logging.getLogger("py.warnings").propagate, _libraries_to_root())
+    saved_level, saved_libraries = srlm.level, _libraries_to_root()
     if srlm.getEffectiveLevel() > logging.INFO:
         srlm.setLevel(logging.INFO)  # a library caller's root may be at WARNING: the log wants INFO
     root.addHandler(handler)
@@ -154,8 +154,8 @@ def run_log(path: Path, banner: str = "") -> Iterator[_Counter]:
         root.removeHandler(handler)
         root.removeHandler(counter)
         handler.close()
-        srlm.setLevel(saved[0])
-        _restore_libraries(saved[2])
+        srlm.setLevel(saved_level)
+        _restore_libraries(saved_libraries)
 
 
 def _libraries_to_root() -> list[tuple[logging.Logger, list[logging.Handler], bool]]:

@@ -19,8 +19,8 @@ One step axis serves the whole run, so that every tracker draws it in order:
 ``segment_start(t)`` = t + the training steps of M1..M<t> (from their ``train.json``), known
 before a segment starts. A resumed run repeats a segment from its start (training restarts
 from M<t>): TensorBoard's ``purge_step`` hides the killed attempt's events from that step on;
-for the other trackers a step already logged (recorded in ``tracking.json``) is not sent
-again, so a repeated segment adds only the steps the killed attempt never reached. Each start
+for the other trackers a step already sent (recorded per tracker in ``tracking.json``) is
+not sent again, so a repeated segment adds only the steps the killed attempt never reached. Each start
 also replays the finished segments from the run's files (``replay``) under the same rule.
 """
 
@@ -55,6 +55,7 @@ def check_installed(report_to: Any) -> list[str]:
 class Sink(Protocol):
     """One tracker. ``replaces``: opening at a step hides what was logged from it on."""
 
+    name: str
     replaces: bool
 
     def begin(self, step: int) -> None: ...
@@ -73,6 +74,7 @@ class TensorBoardSink:
     folder's files in name order, which is their creation time to the second.
     """
 
+    name = "tensorboard"
     replaces = True
 
     def __init__(self, log_dir: Path) -> None:
@@ -101,6 +103,7 @@ class TensorBoardSink:
 class WandbSink:
     """A Weights & Biases run (project: $WANDB_PROJECT, else "srlm"), resumed by its id."""
 
+    name = "wandb"
     replaces = False
 
     def __init__(self, name: str, run_id: str, root: Path) -> None:
@@ -121,6 +124,7 @@ class WandbSink:
 class TrackioSink:
     """A trackio run (project: $TRACKIO_PROJECT, else "srlm"), resumed by its name."""
 
+    name = "trackio"
     replaces = False
 
     def __init__(self, name: str) -> None:
@@ -142,6 +146,7 @@ class TrackioSink:
 class MlflowSink:
     """An MLflow run (experiment: $MLFLOW_EXPERIMENT_NAME, else "srlm"; store: $MLFLOW_TRACKING_URI)."""
 
+    name = "mlflow"
     replaces = False
 
     def __init__(self, name: str, state: dict) -> None:
@@ -179,19 +184,23 @@ class Tracker:
             sink.begin(step)
 
     def log(self, metrics: dict[str, float], step: int) -> None:
-        """Send finite numbers at ``step``; trackers that cannot replace get each step once."""
+        """Send finite numbers at ``step``; a tracker that cannot replace gets each step once.
+
+        ``tracking.json`` keeps, per tracker, the last step sent and how many records this step
+        had, so a start that logs a segment again skips what the tracker already holds.
+        """
         if not self.sinks:
             return
         metrics = {key: float(value) for key, value in metrics.items() if math.isfinite(value)}
         self._calls[step] = call = self._calls.get(step, 0) + 1
-        last, seen = self.state.get("last_step", -1), self.state.get("calls_at_last_step", 0)
-        repeated = step < last or (step == last and call <= seen)
         for sink in self.sinks:
+            mark = self.state.setdefault("sent", {}).setdefault(sink.name, {"last_step": -1, "records_at_last_step": 0})
+            repeated = step < mark["last_step"] or (step == mark["last_step"] and call <= mark["records_at_last_step"])
             if sink.replaces or not repeated:
                 sink.log(metrics, step)
-        if step > last or (step == last and call > seen):
-            self.state.update(last_step=step, calls_at_last_step=call)
-            write_json(self.root / "tracking.json", self.state)
+            if not repeated:
+                mark.update(last_step=step, records_at_last_step=call)
+        write_json(self.root / "tracking.json", self.state)
 
     def close(self) -> None:
         for sink in self.sinks:
@@ -208,7 +217,8 @@ def open_tracker(report_to: Any, root: Path, name: str, main: bool = True) -> Tr
     path = root / "tracking.json"
     state = read_json(path) if path.exists() else {}
     state.setdefault("run_name", name)
-    state.setdefault("wandb_id", uuid.uuid4().hex[:16])
+    if "wandb" in names:
+        state.setdefault("wandb_id", uuid.uuid4().hex[:16])  # kept: a resumed run reopens this run
     sinks: list[Sink] = []
     for target in names:
         if target == "tensorboard":

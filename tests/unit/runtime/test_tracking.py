@@ -95,6 +95,7 @@ def test_tensorboard_hides_a_killed_segment_once_it_runs_again(tmp_path: Path) -
 class Recorder:
     """A tracker that keeps what it is sent and cannot take anything back (wandb, mlflow, trackio)."""
 
+    name = "recorder"
     replaces = False
 
     def __init__(self) -> None:
@@ -154,9 +155,10 @@ def test_replay_sends_the_finished_segments_once(tmp_path: Path) -> None:
         (1, ["M1/train/loss"]), (2, ["M1/train/loss"]), (2, ["M1/train/train_runtime"]),
         (3, ["data/pairs/kept", "eval/judge/pairwise_accuracy", "loop/iteration"]), (4, ["M2/train/loss"]),
     ]
-    again = Recorder()
-    tracking.replay(Tracker(tmp_path, [again], json.loads((tmp_path / "tracking.json").read_text())), tmp_path)
-    assert again.logged == []
+    again, added = Recorder(), Recorder()
+    added.name = "added later"  # a tracker named in report_to on a continued run
+    tracking.replay(Tracker(tmp_path, [again, added], json.loads((tmp_path / "tracking.json").read_text())), tmp_path)
+    assert again.logged == [] and added.logged == first.logged
 
 
 def test_replay_into_tensorboard_twice_shows_each_point_once(tmp_path: Path) -> None:
