@@ -47,7 +47,8 @@ def check_installed(report_to: Any) -> list[str]:
     for name in report_targets(report_to):
         package = PACKAGES[name]
         if importlib.util.find_spec(package) is None:
-            raise UserError(f"config key 'report_to': {name} needs the '{package}' package, which is not installed (pip install {package}; tensorboard also comes with pip install 'srlm[tracking]')")
+            how = "pip install 'srlm[tracking]'" if name == "tensorboard" else f"pip install {package}"
+            raise UserError(f"config key 'report_to': {name} needs the '{package}' package, which is not installed ({how})")
         lines.append(f"report_to {name}: {package} installed")
     return lines
 
