@@ -8,6 +8,7 @@ the same import graph (grimp) or the source text.
 from __future__ import annotations
 
 import ast
+import logging
 from pathlib import Path
 
 import grimp
@@ -26,7 +27,15 @@ def graph() -> grimp.ImportGraph:
 
 def test_import_contracts_in_pyproject_hold(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
-    assert lint_imports(config_filename=str(ROOT / "pyproject.toml"), no_cache=True, no_logo=True) == 0
+    # import-linter configures logging with disable_existing_loggers, which would silence
+    # srlm's loggers (the console's among them) for every later test in this process.
+    loggers = [logger for logger in logging.Logger.manager.loggerDict.values() if isinstance(logger, logging.Logger)]
+    enabled = [logger for logger in loggers if not logger.disabled]
+    try:
+        assert lint_imports(config_filename=str(ROOT / "pyproject.toml"), no_cache=True, no_logo=True) == 0
+    finally:
+        for logger in enabled:
+            logger.disabled = False
 
 
 def test_cli_entry_imports_only_config_pipeline_and_its_command_modules(graph: grimp.ImportGraph) -> None:

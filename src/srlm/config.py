@@ -197,6 +197,7 @@ class Config:
     seed: int = opt(0, "Seed for sampling, shuffling and training.")
     threads: int = opt(0, "torch CPU threads (0 = all cores).")
     iterations: int = opt(2, "DPO iterations after M1 (SR: 2, giving M2 and M3; MR: 4).")
+    report_to: Any = opt("none", "Experiment trackers for TRL's training curves and the loop's per-iteration metrics, in one tracker run per srlm run (transformers' report_to names): 'none', 'tensorboard' (event files in <run>/tensorboard), 'wandb', 'trackio', 'mlflow', or a list of them. Not part of the experiment: it may change when a run is continued.")
     iteration_overrides: dict = opt({}, "Per-iteration overrides, e.g. {2: {prompt_gen: {num_prompts: 128}}}.")
     data: DataConfig = field(default_factory=DataConfig, metadata={"help": "Seed data."})
     sft: SFTConfig = field(default_factory=SFTConfig, metadata={"help": "SFT of M0 into M1."})
@@ -413,6 +414,29 @@ _CHOICES = {
 }
 
 
+TRACKERS = ("tensorboard", "wandb", "trackio", "mlflow")
+
+
+def report_targets(report_to: Any) -> list[str]:
+    """``report_to`` as a list of tracker names: ``"none"`` and ``[]`` are none; a string may
+    name one tracker or several separated by commas (as transformers reads it).
+
+    >>> report_targets("none"), report_targets("tensorboard"), report_targets(["wandb", "mlflow"])
+    ([], ['tensorboard'], ['wandb', 'mlflow'])
+    """
+    items = report_to.split(",") if isinstance(report_to, str) else list(report_to)
+    names = [str(item).strip() for item in items]
+    return [name for name in names if name and name != "none"]
+
+
+def _validate_report_to(report_to: Any) -> None:
+    if not isinstance(report_to, (str, list)) or not all(isinstance(item, str) for item in (report_to if isinstance(report_to, list) else [report_to])):
+        raise UserError(f"config key 'report_to': {report_to!r} must be a tracker name or a list of them ('none', {', '.join(TRACKERS)})")
+    for name in report_targets(report_to):
+        if name not in TRACKERS:
+            raise UserError(f"config key 'report_to': {name!r} is not one of none, {', '.join(TRACKERS)}{did_you_mean(name, TRACKERS)}")
+
+
 def did_you_mean(value: object, choices: Sequence[str]) -> str:
     """`` (did you mean 'x'?)`` for the closest choice to a near miss, else ``""``.
 
@@ -436,7 +460,23 @@ def validate(config: Config) -> None:
         value = _get(config, key)
         if value not in choices:
             raise UserError(f"config key '{key}': {value!r} is not one of {', '.join(choices)}{did_you_mean(value, choices)}")
-    checks = [
+    for key, ok, message in _range_checks(config):
+        if not ok:
+            raise UserError(f"config key '{key}': {_get(config, key)!r} {message}")
+    _validate_backend_needs(config)
+    for section in ("sft", "dpo"):
+        _validate_training(section, getattr(config, section))
+    for section in ("prompt_gen", "candidates", "judge", "meta"):
+        _validate_sampling(section, getattr(config, section))
+    _validate_rho(config.pairs.length_rho)
+    _validate_filters(config)
+    _validate_report_to(config.report_to)
+    _validate_overrides(config)
+
+
+def _range_checks(config: Config) -> list[tuple[str, bool, str]]:
+    """(key, holds, what it must be) for every key with a simple range."""
+    return [
         ("name", _safe_name(config.name), "must be a plain folder name (letters, digits, '.', '_', '-')"),
         ("iterations", config.iterations >= 0, "must be >= 0"),
         ("candidates.n", config.candidates.n >= 2, "must be >= 2: a preference pair needs two responses"),
@@ -466,20 +506,14 @@ def validate(config: Config) -> None:
         ("pairs.positive_threshold", 0 <= config.pairs.positive_threshold <= 5, "must be in [0, 5], the judge's scale"),
         ("meta.min_score_gap", 0 <= config.meta.min_score_gap <= config.meta.max_score_gap, f"must be in [0, meta.max_score_gap = {config.meta.max_score_gap}]"),
     ]
-    for key, ok, message in checks:
-        if not ok:
-            raise UserError(f"config key '{key}': {_get(config, key)!r} {message}")
+
+
+def _validate_backend_needs(config: Config) -> None:
+    """Keys that only one kind of backend can serve."""
     if config.judge.scoring == "expected" and config.backend.kind != "transformers":
         raise UserError("config key 'judge.scoring': 'expected' needs the model's logits, so backend.kind must be 'transformers'")
     if config.judge.expected_score_fallback and config.backend.kind != "transformers":
         raise UserError("config key 'judge.expected_score_fallback': needs the model's logits, so backend.kind must be 'transformers'")
-    for section in ("sft", "dpo"):
-        _validate_training(section, getattr(config, section))
-    for section in ("prompt_gen", "candidates", "judge", "meta"):
-        _validate_sampling(section, getattr(config, section))
-    _validate_rho(config.pairs.length_rho)
-    _validate_filters(config)
-    _validate_overrides(config)
 
 
 def _safe_name(name: str) -> bool:

@@ -26,7 +26,7 @@ from typing import Generic, TypeVar
 from tqdm import tqdm
 
 from srlm.backends.base import Backend, Conversation, Sampling
-from srlm.runtime import distributed
+from srlm.runtime import console, distributed
 from srlm.runtime.rundir import RowLog
 
 Item = TypeVar("Item")
@@ -45,8 +45,10 @@ def chunked(items: Sequence[Item], size: int) -> Iterator[tuple[int, Sequence[It
 
 
 def progress(total: int, desc: str, unit: str, show: bool = True) -> tqdm:
-    """A progress bar with rows/s for a long stage (shown by the main process only)."""
-    return tqdm(total=total, desc=desc, unit=unit, dynamic_ncols=True, leave=False, disable=not (show and distributed.is_main()))
+    """A progress bar with rows/s for a long stage (shown by the main process only; in the run's
+    log instead of the console when the console is quiet)."""
+    options = {"dynamic_ncols": True, "leave": False, **console.bar_options()}
+    return tqdm(total=total, desc=desc, unit=unit, disable=not (show and distributed.is_main()), **options)
 
 
 def _own_id(item: object) -> Sequence[str]:

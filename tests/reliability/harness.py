@@ -85,11 +85,27 @@ def fingerprint(root: Path) -> dict[str, str]:
         rel = path.relative_to(root).as_posix()
         if after_the_fact(rel):
             continue
+        if rel == "run.log":  # the attempts' own log: their times, pids and commands
+            continue
         data = path.read_bytes()
         if rel == "config.yaml":  # the one line that differs between run directories
             data = b"".join(line for line in data.splitlines(True) if not line.startswith(b"runs_dir:"))
+        if path.name == "trainer_state.json":  # the trainer's summary holds its wall-clock times
+            data = json.dumps(without_clock(json.loads(data))).encode()
         found[rel] = hashlib.sha256(data).hexdigest()
     return found
+
+
+CLOCK_KEYS = ("seconds", "train_runtime", "train_samples_per_second", "train_steps_per_second")
+
+
+def without_clock(data: object) -> object:
+    """``data`` without wall-clock fields, in lists too (a trainer state's ``log_history``)."""
+    if isinstance(data, dict):
+        return {k: without_clock(v) for k, v in data.items() if k not in CLOCK_KEYS}
+    if isinstance(data, list):
+        return [without_clock(v) for v in data]
+    return data
 
 
 def without_seconds(data: object) -> object:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from contextlib import nullcontext
 from typing import Any
 
 from srlm.errors import Stopped
@@ -25,19 +26,19 @@ def resume_command(args: argparse.Namespace) -> str:
 
 
 def _command(args: argparse.Namespace) -> int:
+    """Without -v the console shows srlm's banner, stage lines and summary only; the rest of the
+    output (library logs and bars, warnings, the trainer's steps) goes to ``<run>/run.log``."""
     from srlm import pipeline
     from srlm.config import load_config
+    from srlm.runtime import console
     from srlm.runtime.signals import stoppable
 
     config = load_config(args.config, args.overrides)
     try:
         # SIGINT and SIGTERM finish the write under way, then stop with 130 / 143.
-        with stoppable(resume_command(args)):
-            run_dir = pipeline.run(config, force=args.force)
+        with stoppable(resume_command(args)), (nullcontext() if args.verbose else console.quiet()):
+            pipeline.run(config, force=args.force)  # its last console line names the final model
     except Stopped as exc:
         print(f"srlm: {exc}", file=sys.stderr)
         return exc.exit_code
-    last = config.iterations + 1
-    print(f"run directory: {run_dir.root}")
-    print(f"final model:   {run_dir.model(last)}  (M{last})")
     return 0

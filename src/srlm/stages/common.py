@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from srlm.backends.base import Backend
 from srlm.config import Config
@@ -14,6 +15,7 @@ from srlm.generation import stable_seed
 from srlm.runtime import distributed
 from srlm.runtime.resources import free_memory
 from srlm.runtime.rundir import RunDir, read_json, write_json
+from srlm.runtime.tracking import Tracker, iteration_metrics, segment_start
 
 log = logging.getLogger("srlm")
 
@@ -27,13 +29,16 @@ class StageContext:
     """The inputs of one iteration's stages.
 
     ``backend_factory(model_dir)`` builds a generation backend; the model is loaded on first
-    use and released by ``release()`` before training needs the memory.
+    use and released by ``release()`` before training needs the memory. ``tracker``: the run's
+    experiment tracker (``report_to``), or None.
     """
 
     config: Config
     run: RunDir
     iteration: int
     backend_factory: Callable[[Path, Config], Backend]
+    tracker: Tracker | None = None
+    records: int = 0  # sections recorded so far: a stage that recorded nothing found its file done
     _backend: Backend | None = field(default=None, repr=False)
 
     @property
@@ -67,10 +72,25 @@ class StageContext:
 
     def record(self, section: str, values: dict) -> None:
         """Write this stage's counts into the iteration's ``stats.json`` (main process only)."""
+        self.records += 1
         if not distributed.is_main():
             return
         update_stats(self.path("stats.json"), section, values)
         log.info("iter%d %s: %s", self.iteration, section, _summary(values))
+
+
+def track_segment(tracker: Tracker | None, run: RunDir, t: int) -> list[Any]:
+    """Start segment t on the tracker (``srlm.runtime.tracking``): iteration t's numbers at its
+    first step (t >= 1); returns the callbacks that send M<t+1>'s training logs after them."""
+    if tracker is None or not tracker.active:
+        return []
+    from srlm.training.common import TrackerCallback
+
+    start = segment_start(run.root, t)
+    tracker.begin(start)
+    if t >= 1:
+        tracker.log(iteration_metrics(run.root, t), start)
+    return [TrackerCallback(tracker, start, f"M{t + 1}/train")]
 
 
 def update_stats(path: Path, section: str, values: dict) -> None:

@@ -8,12 +8,16 @@ from srlm.runtime import distributed
 from srlm.runtime.model_card import invoked_command, write_model_card
 from srlm.runtime.models import load_tokenizer, resolve_model
 from srlm.runtime.rundir import RunDir, mark_model_done, model_done, write_json, write_yaml
-from srlm.stages.common import log
+from srlm.runtime.tracking import Tracker
+from srlm.stages.common import log, track_segment
 from srlm.training.common import save_model
 
 
-def run(config: Config, run: RunDir, sft_rows: list[SFTRow]) -> dict | None:
-    """Make ``M1/model`` unless it is already complete; returns training stats."""
+def run(config: Config, run: RunDir, sft_rows: list[SFTRow], tracker: Tracker | None = None) -> dict | None:
+    """Make ``M1/model`` unless it is already complete; returns training stats.
+
+    ``tracker``: the run's experiment tracker; SFT's logs are its segment 0.
+    """
     target = run.model(1)
     if model_done(target):
         return None
@@ -22,7 +26,8 @@ def run(config: Config, run: RunDir, sft_rows: list[SFTRow]) -> dict | None:
     if config.sft.enabled:
         from srlm.training.sft import train_sft
 
-        stats = train_sft(base, tokenizer, sft_rows, config.sft, target, seed=config.seed, dtype=config.dtype, trust_remote_code=config.trust_remote_code)
+        callbacks = track_segment(tracker, run, 0)
+        stats = train_sft(base, tokenizer, sft_rows, config.sft, target, seed=config.seed, dtype=config.dtype, trust_remote_code=config.trust_remote_code, callbacks=callbacks)
     else:
         from srlm.runtime.models import load_model
 

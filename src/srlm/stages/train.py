@@ -15,19 +15,19 @@ from srlm.runtime import distributed
 from srlm.runtime.model_card import invoked_command, write_model_card
 from srlm.runtime.models import load_tokenizer
 from srlm.runtime.rundir import mark_model_done, model_done, write_json, write_rows, write_yaml
-from srlm.stages.common import PipelineStop, StageContext, log
+from srlm.stages.common import PipelineStop, StageContext, log, track_segment
 
 
-def _dpo(ctx: StageContext, rows: list[TrainingRow]) -> dict:
+def _dpo(ctx: StageContext, rows: list[TrainingRow], callbacks: list) -> dict:
     from srlm.training.dpo import train_dpo
 
     config, t, source = ctx.config, ctx.iteration, str(ctx.model_path)
     tokenizer = load_tokenizer(source, config.trust_remote_code)
-    stats = train_dpo(source, tokenizer, rows, config.dpo, ctx.run.model(t + 1), seed=config.seed + t, dtype=config.dtype, trust_remote_code=config.trust_remote_code)
+    stats = train_dpo(source, tokenizer, rows, config.dpo, ctx.run.model(t + 1), seed=config.seed + t, dtype=config.dtype, trust_remote_code=config.trust_remote_code, callbacks=callbacks)
     return {**stats, "trained_from": f"M{t}"}
 
 
-def _sft(ctx: StageContext, rows: list[SFTRow]) -> dict:
+def _sft(ctx: StageContext, rows: list[SFTRow], callbacks: list) -> dict:
     """SFT on seed + positive rows, from M0 (as M1 was made) or from M(t)."""
     from srlm.runtime.models import resolve_model
     from srlm.training.sft import train_sft
@@ -36,7 +36,7 @@ def _sft(ctx: StageContext, rows: list[SFTRow]) -> dict:
     from_m0 = config.pairs.positive_from == "M0"
     source = str(resolve_model(config.model)) if from_m0 else str(ctx.model_path)
     tokenizer = load_tokenizer(source, config.trust_remote_code)
-    stats = train_sft(source, tokenizer, rows, config.sft, ctx.run.model(t + 1), seed=config.seed + t, dtype=config.dtype, trust_remote_code=config.trust_remote_code)
+    stats = train_sft(source, tokenizer, rows, config.sft, ctx.run.model(t + 1), seed=config.seed + t, dtype=config.dtype, trust_remote_code=config.trust_remote_code, callbacks=callbacks)
     return {**stats, "trained_from": "M0" if from_m0 else f"M{t}"}
 
 
@@ -60,7 +60,8 @@ def run(ctx: StageContext, rows: list[TrainingRow], seed_sft: list[SFTRow] = ())
     if config.pairs.mode != "pairs":
         rows = [*seed_sft, *(sft_row(r["prompt"], r["response"], "positive") for r in rows)]  # type: ignore[list-item]
     distributed.on_main(write_training_file, ctx, rows)
-    stats = _dpo(ctx, rows) if config.pairs.mode == "pairs" else _sft(ctx, rows)  # type: ignore[arg-type]
+    callbacks = track_segment(ctx.tracker, ctx.run, t)
+    stats = _dpo(ctx, rows, callbacks) if config.pairs.mode == "pairs" else _sft(ctx, rows, callbacks)  # type: ignore[arg-type]
     # Meta-Rewarding mixes actor and judge pairs; say how many of each were trained on.
     stats["rows_by_kind"] = dict(Counter(row.get("kind", "actor") for row in rows))
     ctx.record("train", stats)

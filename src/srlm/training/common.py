@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import math
 import shutil
 from contextlib import contextmanager
@@ -15,8 +17,10 @@ from srlm.config import LoraConfig
 from srlm.errors import UserError
 from srlm.runtime.distributed import on_main, world_size
 from srlm.runtime.models import fit_for_inference
-from srlm.runtime.rundir import writing
+from srlm.runtime.rundir import write_json, writing
 from srlm.runtime.signals import deferred
+
+log = logging.getLogger("srlm.training")
 
 
 class TrainingDiverged(UserError):
@@ -47,6 +51,48 @@ class NonFiniteLossGuard(TrainerCallback):
         # Only in one process: sharded weights differ between processes (one would stop alone).
         if model is not None and args.world_size == 1 and not all(torch.isfinite(p).all() for p in model.parameters()):
             raise _diverged(f"the weights hold NaN or infinite values after step {state.global_step}")
+
+
+class TrainerLog(TrainerCallback):
+    """Each logged step as one line of the ``srlm.training`` log (``run.log``; the console with -v).
+
+    With ``disable_tqdm`` the trainer would ``print`` the dict instead (``PrinterCallback``,
+    removed by ``quiet``), past any logging configuration.
+    """
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: dict | None = None, **kwargs: Any) -> None:
+        if state.is_world_process_zero and logs:
+            shown = ", ".join(f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}" for key, value in logs.items())
+            log.info("%s step %d/%d: %s", self.label, state.global_step, state.max_steps, shown)
+
+
+class TrackerCallback(TrainerCallback):
+    """Sends the trainer's logged numbers to the run's tracker at ``start + step``, as ``prefix/key``."""
+
+    def __init__(self, tracker: Any, start: int, prefix: str) -> None:
+        self.tracker, self.start, self.prefix = tracker, start, prefix
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: dict | None = None, **kwargs: Any) -> None:
+        numbers = {f"{self.prefix}/{key}": value for key, value in (logs or {}).items() if isinstance(value, (int, float)) and not isinstance(value, bool)}
+        if state.is_world_process_zero and numbers:
+            self.tracker.log(numbers, self.start + state.global_step)
+
+
+def quiet(trainer: Any) -> Any:
+    """The trainer without its ``print`` of every log (``TrainerLog`` logs them instead)."""
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)
+    return trainer
+
+
+def save_state(trainer: Any, model_dir: Path) -> None:
+    """The trainer's ``TrainerState`` (``log_history``: every logged loss) as ``trainer_state.json``
+    beside the checkpoint, the file transformers itself writes into each of its checkpoints."""
+    on_main(write_json, model_dir / "trainer_state.json", dataclasses.asdict(trainer.state))
 
 
 def _diverged(what: str) -> TrainingDiverged:
@@ -96,7 +142,8 @@ def common_args(cfg: Any, output_dir: Path, seed: int, dtype: str) -> dict:
         per_device_train_batch_size=cfg.micro_batch_size,
         gradient_accumulation_steps=accumulation_steps(cfg),
         max_length=cfg.max_length,
-        gradient_checkpointing=cfg.gradient_checkpointing,
+        # transformers 5's name (``gradient_checkpointing`` is its deprecated alias).
+        activation_checkpointing=cfg.gradient_checkpointing,
         # TRL turns bf16 on unless told otherwise; CPUs here have no bf16 units (1.3 GFLOP/s).
         bf16=dtype == "bfloat16" and on_gpu,
         fp16=dtype == "float16" and on_gpu,
@@ -106,10 +153,13 @@ def common_args(cfg: Any, output_dir: Path, seed: int, dtype: str) -> dict:
         # default) a NaN or infinite step loss is logged as the running mean instead.
         logging_nan_inf_filter=False,
         save_strategy="no",
+        # Trackers get the logs through TrackerCallback, into one tracker run per srlm run
+        # (srlm.runtime.tracking says why transformers' own callbacks are not used).
         report_to=[],
         seed=seed,
         data_seed=seed,
-        disable_tqdm=False,
+        # No bar and no printed dicts: TrainerLog writes each logged step to the log instead.
+        disable_tqdm=True,
         dataloader_num_workers=0,
     )
 

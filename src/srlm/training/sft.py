@@ -11,7 +11,7 @@ from datasets import Dataset
 
 from srlm.config import SFTConfig
 from srlm.records import as_sft_row
-from srlm.training.common import NonFiniteLossGuard, common_args, final_loss, load_for_training, loss_positions_only, peft_config, save_trained
+from srlm.training.common import NonFiniteLossGuard, TrainerLog, common_args, final_loss, load_for_training, loss_positions_only, peft_config, quiet, save_state, save_trained
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,9 @@ def train_sft(model_path: str, tokenizer: Any, rows: list[dict], cfg: SFTConfig,
     """Fine-tune the model at ``model_path`` on ``rows`` and save it to ``target``; returns stats.
 
     ``callbacks``: extra ``transformers.TrainerCallback``s (the judge study measures the model
-    at the end of every epoch with one).
+    at the end of every epoch with one; the pipeline sends the logs to its tracker with one).
+    The trainer's state, every logged loss included, is kept as ``trainer_state.json`` beside
+    ``target``.
     """
     from trl import SFTConfig as TRLSFTConfig
     from trl import SFTTrainer
@@ -39,15 +41,16 @@ def train_sft(model_path: str, tokenizer: Any, rows: list[dict], cfg: SFTConfig,
     model, dropout = load_for_training(model_path, cfg.dropout, dtype, trust_remote_code)
     model.train()
     args = TRLSFTConfig(**common_args(cfg, target.parent / "trainer", seed, dtype), completion_only_loss=True)
-    trainer = SFTTrainer(
+    trainer = quiet(SFTTrainer(
         model=model,
         args=args,
         train_dataset=to_dataset(rows),
         processing_class=tokenizer,
         peft_config=peft_config(cfg.lora),
-        callbacks=[NonFiniteLossGuard(), *(callbacks or [])],
-    )
+        callbacks=[NonFiniteLossGuard(), TrainerLog(f"{target.parent.name} sft"), *(callbacks or [])],
+    ))
     with loss_positions_only():
         trainer.train()
+    save_state(trainer, target.parent)
     save_trained(trainer, tokenizer, target)
     return {"rows": len(rows), "steps": trainer.state.global_step, "processes": trainer.accelerator.num_processes, "final_loss": final_loss(trainer), **dropout, "seconds": round(time.time() - started, 1)}
