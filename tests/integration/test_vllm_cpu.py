@@ -9,6 +9,7 @@ a fresh machine). Without the venv they skip with the command that makes it.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Iterator
 
@@ -103,13 +104,23 @@ def test_count_tokens_uses_the_checkpoint_tokenizer(served, ours) -> None:
     assert served.count_tokens(text) == ours.count_tokens(text)
 
 
+def test_seeded_samples_do_not_depend_on_the_batch(served) -> None:
+    sampling = Sampling(temperature=1.0, top_p=0.9, max_new_tokens=24, n=2, seed=11)
+    together = served.generate(_conversations(), sampling)
+    alone = served.generate(_conversations()[:1], sampling)
+    assert alone == together[:1]  # a resumed chunk of one conversation samples the same texts
+    assert served.generate(_conversations(), Sampling(temperature=1.0, top_p=0.9, max_new_tokens=24, n=2, seed=12)) != together
+
+
 def test_a_fresh_server_repeats_the_seeded_samples_and_the_old_one_is_gone(served, embedded: Path) -> None:
     again = make_backend(embedded, _vllm_config())
     try:
         assert again.generate(_conversations(), Sampling(temperature=1.0, top_p=0.9, max_new_tokens=24, n=2)) == served.first_call
     finally:
         again.close()
-    assert not again.server.alive()  # the process group is gone: its memory is back
+    assert not again.server.alive()
+    with pytest.raises(ProcessLookupError):
+        os.killpg(again.server.pgid, 0)  # no process of the server's group is left: its memory is back
     with pytest.raises(UserError, match="request failed"):
         again.generate(_conversations()[:1], Sampling(temperature=0, max_new_tokens=4))
 
@@ -144,6 +155,9 @@ def test_two_iteration_loop_reloads_each_checkpoint_and_writes_the_transformers_
     # One server per model, each on its own checkpoint: M1 and M2 generate, M3 is evaluated.
     assert [Path(s.model_dir) for s in servers] == [with_vllm.model(t) for t in (1, 2, 3)]
     assert not any(s.alive() for s in servers)
+    for server in servers:
+        with pytest.raises(ProcessLookupError):
+            os.killpg(server.pgid, 0)
     for t in (1, 2):
         stats = json.loads((with_vllm.iteration(t) / "stats.json").read_text())
         assert stats["candidates"]["candidates"] > 0 and stats["judgments"]["judgments"] > 0

