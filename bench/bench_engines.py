@@ -179,7 +179,7 @@ def markdown(result: dict) -> str:
 def main() -> None:
     p = parser(__doc__)
     p.add_argument("--engines", default=",".join(DEFAULT_ENGINES), help="comma-separated subset of: " + ", ".join(ENGINES))
-    p.add_argument("--wide", type=int, default=32, help="prompts in the wide batch (one call, n each)")
+    p.add_argument("--wide", type=int, default=16, help="prompts in the wide batch (one call, n each)")
     p.add_argument("--f32-gguf", default=str(RESULTS / "SmolLM2-135M-Instruct.F32.gguf"), help="where the F32 GGUF is (made if missing)")
     args = p.parse_args()
     config, model, tokenizer = setup(args)

@@ -127,10 +127,28 @@ class VLLMServer:
                 break
             except subprocess.TimeoutExpired:
                 continue
-        # The engine process it spawned may outlive it: sweep the group (ours alone).
-        _signal_group(process.pid, signal.SIGKILL)
-        if process.poll() is None:
-            print(f"srlm: vllm serve (pid {process.pid}) did not stop", file=sys.stderr)
+        # The engine process it spawned may outlive it: sweep the group (ours alone) until
+        # none of its processes runs (a zombie holds no memory).
+        deadline = time.monotonic() + 30
+        while group_members(process.pid) and time.monotonic() < deadline:
+            _signal_group(process.pid, signal.SIGKILL)
+            time.sleep(0.2)
+        if group_members(process.pid):
+            print(f"srlm: vllm serve (process group {process.pid}) did not stop", file=sys.stderr)
+
+
+def group_members(pgid: int) -> list[int]:
+    """Pids of the running (not zombie) processes in process group ``pgid`` (Linux /proc)."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # "pid (comm) state ppid pgrp ...": comm may hold spaces, so split after its ")".
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+            members.append(int(stat.parent.name))
+    return members
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
