@@ -73,4 +73,4 @@ study: $(STAMP)
 	$(BIN)/python experiments/judge_study.py $(STUDY_ARGS)
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) .venv-vllm runs .pytest_cache  # .venv-vllm is a link: the venv stays in the srlm cache

@@ -120,7 +120,7 @@ def test_a_fresh_server_repeats_the_seeded_samples_and_the_old_one_is_gone(serve
         again.close()
     assert not again.server.alive()
     assert group_members(again.server.pgid) == []  # no process of the server's group runs: its memory is back
-    with pytest.raises(UserError, match="request failed"):
+    with pytest.raises(UserError, match="closed and its server stopped"):
         again.generate(_conversations()[:1], Sampling(temperature=0, max_new_tokens=4))
 
 

@@ -98,6 +98,8 @@ class VLLMServedBackend:
         """The choices of one ``/v1/completions`` request; ``UserError`` naming the server."""
         self.stats["requests"] += 1
         where = f"vllm serve {self.server.model_dir} ({self.server.base_url})"
+        if self.server.process is None:
+            raise UserError(f"{where}: the backend was closed and its server stopped")
         try:
             response = self._client.post(f"{self.server.base_url}/completions", json={"model": self.server.model_dir, **body})
         except httpx.HTTPError as exc:
