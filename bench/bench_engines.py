@@ -39,7 +39,7 @@ ENGINES = ("ours", "vllm", "vllm-compiled", "llama-q4_1", "llama-f32")
 DEFAULT_ENGINES = ("ours", "vllm", "llama-q4_1", "llama-f32")
 
 
-def workloads(config: Any, wide: int) -> dict[str, tuple[list[list], Any]]:
+def workloads(config: Any, wide: int, max_calls: int = 0) -> dict[str, tuple[list[list], Any]]:
     """name -> (the calls, each a list of conversations; the sampling) from the run config."""
     from srlm.backends.base import Sampling
     from srlm.judging.judge import judge_conversation
@@ -52,7 +52,8 @@ def workloads(config: Any, wide: int) -> dict[str, tuple[list[list], Any]]:
 
     def calls(items: list, n: int) -> list[list]:
         per = max(1, config.backend.batch_size // n)
-        return [items[i : i + per] for i in range(0, len(items), per)]
+        made = [items[i : i + per] for i in range(0, len(items), per)]
+        return made[:max_calls] if max_calls else made
 
     return {
         "candidates": (calls(asks[:8], c.n), Sampling(temperature=c.temperature, top_p=c.top_p, max_new_tokens=c.max_new_tokens, n=c.n)),
@@ -136,8 +137,6 @@ def race(engines: dict, loads: dict, tokenizer: Any, repeats: int) -> dict:
     Engines take turns call by call, in an order that rotates, so all see the same load."""
     totals = {w: {e: {"tokens": 0, "texts": 0, "seconds": 0.0} for e in engines} for w in loads}
     order = list(engines)
-    for e in order:
-        engines[e].generate([[{"role": "user", "content": "Hello"}]], _tiny())  # warm-up
     for _ in range(repeats):
         for w, (calls, sampling) in loads.items():
             for call in calls:
@@ -179,6 +178,7 @@ def markdown(result: dict) -> str:
 def main() -> None:
     p = parser(__doc__)
     p.add_argument("--engines", default=",".join(DEFAULT_ENGINES), help="comma-separated subset of: " + ", ".join(ENGINES))
+    p.add_argument("--calls", type=int, default=0, help="at most this many of each stage's calls (0 = all: 2 candidates calls, 2 judging calls)")
     p.add_argument("--wide", type=int, default=16, help="prompts in the wide batch (one call, n each)")
     p.add_argument("--f32-gguf", default=str(RESULTS / "SmolLM2-135M-Instruct.F32.gguf"), help="where the F32 GGUF is (made if missing)")
     args = p.parse_args()
@@ -186,21 +186,30 @@ def main() -> None:
     from srlm.runtime.models import resolve_model
 
     RESULTS.mkdir(parents=True, exist_ok=True)
-    loads = workloads(config, args.wide)
+    loads = workloads(config, args.wide, args.calls)
     engines, closers, missing = start_engines(args.engines.split(","), config, model, tokenizer, Path(resolve_model(args.model)), Path(args.f32_gguf))
     try:
-        totals = race(engines, loads, tokenizer, args.repeats)
+        for backend in engines.values():
+            backend.generate([[{"role": "user", "content": "Hello"}]], _tiny())  # warm-up
+        totals: dict = {}
+        for name in loads:  # the result is written after each workload: a long run leaves what it has
+            totals.update(race(engines, {name: loads[name]}, tokenizer, args.repeats))
+            report(args, loads, totals, missing, engines)
     finally:
         for close in closers:
             close()
-    settings = {w: f"{sum(map(len, calls))} prompts × {s.n}, ≤{s.max_new_tokens} tokens, T={s.temperature}, top-p {s.top_p}, {len(calls)} call(s)" for w, (calls, s) in loads.items()}
+
+
+def report(args: Any, loads: dict, totals: dict, missing: dict, engines: dict) -> None:
+    settings = {w: f"{sum(map(len, calls))} prompts × {s.n}, ≤{s.max_new_tokens} tokens, T={s.temperature}, top-p {s.top_p}, {len(calls)} call(s)" for w, (calls, s) in loads.items() if w in totals}
+    per = summarize(totals)
     result = {"what": "generated tokens/s per engine (texts re-tokenized with the checkpoint's tokenizer)", "model": args.model,
               "settings": settings, "repeats": args.repeats, "compute_limit_tok_s": COMPUTE_LIMIT_TOK_S,
-              "workloads": summarize(totals), "left_out": missing,
-              "median_ratio_vs_ours": {e: statistics.median([r[e]["vs_ours"] for r in summarize(totals).values() if e in r and r[e]["vs_ours"]]) for e in engines}}
+              "workloads": per, "left_out": missing,
+              "median_ratio_vs_ours": {e: statistics.median([r[e]["vs_ours"] for r in per.values() if r[e]["vs_ours"]]) for e in engines}}
     write_result("engines", result, args.out)
     (Path(args.out) / "engines.md").write_text(markdown(result))
-    print(markdown(result))
+    print(markdown(result), flush=True)
 
 
 if __name__ == "__main__":

@@ -127,7 +127,7 @@ def test_a_fresh_server_repeats_the_seeded_samples_and_the_old_one_is_gone(serve
 def _loop(model_dir: Path, runs: Path, kind: str, factory=pipeline.default_backend_factory) -> object:
     from tests.helpers.scripted import tiny_overrides
 
-    config = load_config(None, tiny_overrides(model_dir, runs, f"backend.kind={kind}", "judge.scoring=expected"))
+    config = load_config(None, tiny_overrides(model_dir, runs, f"backend.kind={kind}", "judge.expected_score_fallback=true"))
     return pipeline.run(config, backend_factory=factory)
 
 

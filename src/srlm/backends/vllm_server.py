@@ -61,6 +61,7 @@ class VLLMServer:
 
     def __init__(self, python: Path, model_dir: Path | str, *, dtype: str, seed: int, memory_utilization: float, kvcache_gib: int, threads: int = 0, trust_remote_code: bool = False, eager: bool = False, max_model_len: int = 4096) -> None:
         self.model_dir = str(model_dir)
+        max_model_len = min(max_model_len, model_context(model_dir) or max_model_len)
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
         self.log_path = Path(tempfile.mkstemp(prefix="srlm-vllm-", suffix=".log")[1])
@@ -135,6 +136,18 @@ class VLLMServer:
             time.sleep(0.2)
         if group_members(process.pid):
             print(f"srlm: vllm serve (process group {process.pid}) did not stop", file=sys.stderr)
+
+
+def model_context(model_dir: Path | str) -> int | None:
+    """``max_position_embeddings`` of the checkpoint's config.json: vLLM refuses a longer
+    ``--max-model-len``."""
+    import json
+
+    try:
+        value = json.loads((Path(model_dir) / "config.json").read_text()).get("max_position_embeddings")
+    except (OSError, ValueError):
+        return None
+    return int(value) if isinstance(value, (int, float)) and value > 0 else None
 
 
 def group_members(pgid: int) -> list[int]:
