@@ -375,6 +375,18 @@ _CHOICES = {
 }
 
 
+def _validate_vllm_server(config: Config) -> None:
+    """The settings of the vLLM server srlm starts without a GPU (backends/vllm_server.py)."""
+    b = config.backend
+    for key, ok, message in (
+        ("backend.vllm_cpu_memory_utilization", 0 < b.vllm_cpu_memory_utilization <= 1, "must be in (0, 1]"),
+        ("backend.vllm_cpu_kvcache_gib", b.vllm_cpu_kvcache_gib >= 1, "must be >= 1 (GiB)"),
+        ("backend.vllm_max_model_len", b.vllm_max_model_len >= 256, "must be >= 256"),
+    ):
+        if not ok:
+            raise UserError(f"config key '{key}': {_get(config, key)!r} {message}")
+
+
 def did_you_mean(value: object, choices: Sequence[str]) -> str:
     """`` (did you mean 'x'?)`` for the closest choice to a near miss, else ``""``.
 
@@ -410,9 +422,6 @@ def validate(config: Config) -> None:
         ("data.heldout_fraction", 0 <= config.data.heldout_fraction < 1, "must be in [0, 1)"),
         ("pairs.min_margin", config.pairs.min_margin >= 0, "must be >= 0"),
         ("backend.batch_size", config.backend.batch_size >= 1, "must be >= 1"),
-        ("backend.vllm_cpu_memory_utilization", 0 < config.backend.vllm_cpu_memory_utilization <= 1, "must be in (0, 1]"),
-        ("backend.vllm_cpu_kvcache_gib", config.backend.vllm_cpu_kvcache_gib >= 1, "must be >= 1 (GiB)"),
-        ("backend.vllm_max_model_len", config.backend.vllm_max_model_len >= 256, "must be >= 256"),
         # numpy (seeded by transformers' set_seed) takes seeds in [0, 2**32).
         ("seed", 0 <= config.seed < 2**32, "must be in [0, 2**32)"),
         ("threads", config.threads >= 0, "must be >= 0 (0 = all cores)"),
@@ -437,6 +446,7 @@ def validate(config: Config) -> None:
         raise UserError("config key 'judge.scoring': 'expected' needs next-token probabilities, so backend.kind must be 'transformers' or 'vllm'")
     if config.judge.expected_score_fallback and config.backend.kind == "openai":
         raise UserError("config key 'judge.expected_score_fallback': needs next-token probabilities, so backend.kind must be 'transformers' or 'vllm'")
+    _validate_vllm_server(config)
     for section in ("sft", "dpo"):
         _validate_training(section, getattr(config, section))
     for section in ("prompt_gen", "candidates", "judge", "meta"):

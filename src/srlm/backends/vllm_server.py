@@ -10,8 +10,8 @@ desired CPU memory utilization").
 
 from __future__ import annotations
 
+import atexit
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -88,8 +88,11 @@ class VLLMServer:
             env.setdefault("VLLM_CPU_OMP_THREADS_BIND", f"0-{threads - 1}")
         with self.log_path.open("wb") as log_file:
             # Its own process group: stop() ends the API server and the engine it spawned.
-            self.process: subprocess.Popen | None = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+            self.process: subprocess.Popen | None = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, env=env,
+                                                                     start_new_session=True, preexec_fn=_end_with_parent)
         self.pgid = self.process.pid  # its own session: the group holds the server and its engine
+        # A run that stops on an error never reaches close(): the server must not outlive it.
+        atexit.register(self.stop)
 
     def log_tail(self) -> str:
         try:
@@ -119,6 +122,7 @@ class VLLMServer:
     def stop(self) -> None:
         """Ends the server's process group (SIGTERM, then SIGKILL after 30 s); idempotent."""
         process, self.process = self.process, None
+        atexit.unregister(self.stop)
         if process is None or process.poll() is not None:
             return
         for sig in (signal.SIGTERM, signal.SIGKILL):
@@ -162,6 +166,16 @@ def group_members(pgid: int) -> list[int]:
         if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
             members.append(int(stat.parent.name))
     return members
+
+
+def _end_with_parent() -> None:
+    """In the child before exec: SIGTERM it when srlm dies, even by SIGKILL (Linux prctl)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
