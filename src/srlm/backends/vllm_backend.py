@@ -81,19 +81,21 @@ class VLLMBackend:
         )
 
     def next_token_expectations(self, conversations: Sequence[Conversation], continuations: Sequence[str], token_values: Mapping[str, float]) -> list[float] | None:
-        """See ``Backend.next_token_expectations``: vLLM's top-20 logprobs of one greedy token,
-        renormalised over the asked tokens (``vllm_served.expectation``). Not run here: no GPU."""
+        """See ``Backend.next_token_expectations``: each asked token appended to the prompt,
+        its log-probability read from ``prompt_logprobs`` and renormalised
+        (``vllm_served.expectation``, as the CPU server path does). Not run here: no GPU."""
         from srlm.backends.transformers_backend import single_token_ids
-        from srlm.backends.vllm_served import TOP_LOGPROBS, expectation
+        from srlm.backends.vllm_served import expectation
 
         ids = single_token_ids(self.tokenizer, list(token_values))
         if ids is None or not conversations:
             return None if ids is None else []
-        prompts = [{"prompt_token_ids": self.encode(c) + self.tokenizer(t, add_special_tokens=False)["input_ids"]} for c, t in zip(conversations, continuations)]
-        params = self._sampling_params(max_tokens=1, temperature=0, logprobs=TOP_LOGPROBS)
-        outputs = self.llm.generate(prompts, params, use_tqdm=False)
-        tops = [{f"token_id:{i}": lp.logprob for i, lp in out.outputs[0].logprobs[0].items()} for out in outputs]
-        return [expectation(top, ids, list(token_values.values())) for top in tops]
+        bases = [self.encode(c) + self.tokenizer(t, add_special_tokens=False)["input_ids"] for c, t in zip(conversations, continuations)]
+        prompts = [{"prompt_token_ids": base + [i]} for base in bases for i in ids]
+        outputs = self.llm.generate(prompts, self._sampling_params(max_tokens=1, temperature=0, prompt_logprobs=0), use_tqdm=False)
+        logprobs = [out.prompt_logprobs[-1][ids[k % len(ids)]].logprob for k, out in enumerate(outputs)]
+        values = list(token_values.values())
+        return [expectation({f"token_id:{i}": lp for i, lp in zip(ids, logprobs[n * len(ids) : (n + 1) * len(ids)])}, ids, values) for n in range(len(bases))]
 
     def close(self) -> None:
         """Free the GPU memory before training loads its own copy of the model."""

@@ -15,10 +15,11 @@ each iteration's checkpoint is loaded fresh, and the memory is free before train
   ``gen.set_offset`` in vLLM's model runner), so the server runs without chunked prefill
   (``vllm_server``). Seeded sampling then does not depend on which requests vLLM batches
   together: a chunk sampled again after a resume gives the texts the first attempt gave.
-- ``next_token_expectations`` (``judge.scoring: expected``): one generated token with the top
-  ``logprobs`` of the next-token distribution, renormalised over the asked tokens, as the
-  transformers backend renormalises their logits; an asked token outside vLLM's top 20 counts
-  as probability 0 (its share of the asked tokens' mass is then below the 20th token's).
+- ``next_token_expectations`` (``judge.scoring: expected``): each asked token (the digits) is
+  appended to the prompt and its log-probability read from vLLM's ``prompt_logprobs``, then
+  renormalised over the asked tokens, as the transformers backend renormalises their logits.
+  (vLLM's top-k ``logprobs`` would miss digits outside its top 20: a random or untrained judge
+  then scored every answer the same.) Prefix caching makes the extra prompts cheap.
 """
 
 from __future__ import annotations
@@ -82,17 +83,20 @@ class VLLMServedBackend:
         return texts
 
     def next_token_expectations(self, conversations: Sequence[Conversation], continuations: Sequence[str], token_values: Mapping[str, float]) -> list[float] | None:
-        """See ``Backend.next_token_expectations``; from vLLM's top-20 next-token logprobs."""
+        """See ``Backend.next_token_expectations``: each asked token appended to the prompt,
+        and its log-probability read back from vLLM's ``prompt_logprobs`` (exact, any rank)."""
         from srlm.backends.transformers_backend import single_token_ids
 
         ids = single_token_ids(self.tokenizer, list(token_values))
         if ids is None or not conversations:
             return None if ids is None else []
-        prompts = [self.encode(c) + self.tokenizer(text, add_special_tokens=False)["input_ids"] for c, text in zip(conversations, continuations)]
-        body = {"prompt": prompts, "max_tokens": 1, "temperature": 0, "logprobs": TOP_LOGPROBS, "return_tokens_as_token_ids": True}
+        bases = [self.encode(c) + self.tokenizer(text, add_special_tokens=False)["input_ids"] for c, text in zip(conversations, continuations)]
+        body = {"prompt": [base + [i] for base in bases for i in ids], "max_tokens": 1, "temperature": 0, "prompt_logprobs": 0}
         choices = sorted(self._complete(body), key=lambda c: c["index"])
+        # The last prompt position holds the appended token's log-probability, keyed by its id.
+        logprobs = [float(c["prompt_logprobs"][-1][str(ids[k % len(ids)])]["logprob"]) for k, c in enumerate(choices)]
         values = list(token_values.values())
-        return [expectation(choice["logprobs"]["top_logprobs"][0], ids, values) for choice in choices]
+        return [expectation({f"token_id:{i}": lp for i, lp in zip(ids, logprobs[n * len(ids) : (n + 1) * len(ids)])}, ids, values) for n in range(len(bases))]
 
     def _complete(self, body: dict) -> list[dict]:
         """The choices of one ``/v1/completions`` request; ``UserError`` naming the server."""
@@ -122,7 +126,8 @@ def expectation(top: Mapping[str, float], ids: Sequence[int], values: Sequence[f
     """The mean of ``values`` under the next-token probabilities of ``ids``, renormalised.
 
     ``top`` maps ``"token_id:<id>"`` to a log-probability (vLLM's top logprobs with
-    ``return_tokens_as_token_ids``); ids not in it count as probability 0. With none of the
+    ``return_tokens_as_token_ids``, or built from ``prompt_logprobs``); ids not in it count
+    as probability 0. With none of the
     ids in the top list the answer is the plain mean of ``values``, as a uniform softmax gives.
 
     >>> round(expectation({"token_id:7": math.log(0.3), "token_id:9": math.log(0.1)}, [7, 9, 4], [1.0, 5.0, 3.0]), 3)
