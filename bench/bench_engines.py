@@ -55,11 +55,12 @@ def workloads(config: Any, wide: int, max_calls: int = 0) -> dict[str, tuple[lis
         made = [items[i : i + per] for i in range(0, len(items), per)]
         return made[:max_calls] if max_calls else made
 
-    return {
+    loads = {
         "candidates": (calls(asks[:8], c.n), Sampling(temperature=c.temperature, top_p=c.top_p, max_new_tokens=c.max_new_tokens, n=c.n)),
         "judging": (calls(judged, j.samples), Sampling(temperature=j.temperature, top_p=j.top_p, max_new_tokens=j.max_new_tokens, n=j.samples)),
         "wide": ([asks[:wide]], Sampling(temperature=c.temperature, top_p=c.top_p, max_new_tokens=c.max_new_tokens, n=c.n)),
     }
+    return {name: load for name, load in loads.items() if name != "wide" or wide > 0}
 
 
 def start_engines(names: list[str], config: Any, model: Any, tokenizer: Any, model_dir: Path, f32_gguf: Path) -> tuple[dict, list[Callable[[], None]], dict]:
@@ -167,7 +168,7 @@ def markdown(result: dict) -> str:
     lines = ["| workload | " + " | ".join(engines) + " |", "|---|" + "---|" * len(engines)]
     for w, per in result["workloads"].items():
         s = result["settings"][w]
-        cells = [f"{per[e]['tokens_per_s']:.0f} tok/s ({per[e]['vs_ours']:.2f}×)" if e in per else "—" for e in engines]
+        cells = [f"{per[e]['tokens_per_s']:.0f} tok/s ({per[e]['vs_ours'] or 0:.2f}×)" if e in per else "—" for e in engines]
         lines.append(f"| {w} ({s}) | " + " | ".join(cells) + " |")
     if result["left_out"]:
         lines.append("")
@@ -179,7 +180,7 @@ def main() -> None:
     p = parser(__doc__)
     p.add_argument("--engines", default=",".join(DEFAULT_ENGINES), help="comma-separated subset of: " + ", ".join(ENGINES))
     p.add_argument("--calls", type=int, default=0, help="at most this many of each stage's calls (0 = all: 2 candidates calls, 2 judging calls)")
-    p.add_argument("--wide", type=int, default=16, help="prompts in the wide batch (one call, n each)")
+    p.add_argument("--wide", type=int, default=16, help="prompts in the wide batch (one call, n each; 0 = leave it out)")
     p.add_argument("--f32-gguf", default=str(RESULTS / "SmolLM2-135M-Instruct.F32.gguf"), help="where the F32 GGUF is (made if missing)")
     args = p.parse_args()
     config, model, tokenizer = setup(args)
