@@ -208,10 +208,12 @@ def _evaluate(config: Config, run_dir: RunDir, t: int, seeds: SeedBundle, backen
     """Write ``M<t>/eval.json`` once (judge metrics on held-out EFT data)."""
     if run_dir.eval(t).exists() or not config.eval.judge_metrics or not seeds["eft_heldout"]:
         return
+    own = ctx is None  # the final model's evaluation: nothing runs after it
     ctx = ctx or StageContext(config=config, run=run_dir, iteration=t, backend_factory=backend_factory)
     evaluate.run(ctx, seeds)
-    if ctx.iteration == t and not model_done(run_dir.model(t + 1)):
+    if not own and not model_done(run_dir.model(t + 1)):
         return  # keep the loaded model for this iteration's stages
+    # Released also after the last model: a vLLM server must not stay up after the run.
     ctx.release()
 
 

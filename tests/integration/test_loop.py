@@ -125,3 +125,24 @@ def test_positive_only_variant_fine_tunes_on_top_scored_responses(tiny_model_dir
     assert all(row["score"] >= 3.5 for row in rows)
     assert not (run.iteration(1) / "pairs.jsonl").exists()
     assert (run.model(2) / "model.safetensors").is_file()
+
+
+def test_every_backend_is_closed_when_the_run_ends(tiny_model_dir: Path, tmp_path: Path) -> None:
+    # A vLLM backend is a server process: the final model's evaluation must release it too.
+    made = []
+
+    def factory(model_dir, config):
+        backend = scripted_factory(model_dir, config)
+        backend.closed = False
+        real_close = backend.close
+
+        def close():
+            backend.closed = True
+            real_close()
+
+        backend.close = close
+        made.append(backend)
+        return backend
+
+    _run(tiny_model_dir, tmp_path, factory=factory)
+    assert len(made) == 3 and all(b.closed for b in made)  # M1, M2 and M3
