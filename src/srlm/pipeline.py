@@ -321,12 +321,14 @@ def _evaluate(config: Config, run_dir: RunDir, t: int, seeds: SeedBundle, backen
         return
     if not config.eval.judge_metrics or not seeds["eft_heldout"]:
         return
+    own = ctx is None  # the final model's evaluation: nothing runs after it
     ctx = ctx or StageContext(config=config, run=run_dir, iteration=t, backend_factory=backend_factory)
     with _timed(clock, t, "eval") as info:
         info["rows"] = len(seeds["eft_heldout"])
         evaluate.run(ctx, seeds)
-    if ctx.iteration == t and not model_done(run_dir.model(t + 1)):
+    if not own and not model_done(run_dir.model(t + 1)):
         return  # keep the loaded model for this iteration's stages
+    # Released also after the last model: a vLLM server must not stay up after the run.
     ctx.release()
 
 

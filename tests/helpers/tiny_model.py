@@ -18,8 +18,11 @@ _CORPUS = [
 ]
 
 
-def build_tiny_model(target: Path, seed: int = 0) -> Path:
-    """Save a 2-layer Llama with a small byte-level BPE tokenizer and a ChatML template."""
+def build_tiny_model(target: Path, seed: int = 0, *, hidden_size: int = 32, heads: int = 4, kv_heads: int = 2) -> Path:
+    """Save a 2-layer Llama with a small byte-level BPE tokenizer and a ChatML template.
+
+    vLLM's CPU attention takes only some head sizes (64 is one): its tests ask for
+    ``hidden_size=128, heads=2, kv_heads=1``."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
@@ -34,8 +37,8 @@ def build_tiny_model(target: Path, seed: int = 0) -> Path:
     tokenizer.chat_template = CHATML
     torch.manual_seed(seed)
     config = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
+        vocab_size=len(tokenizer), hidden_size=hidden_size, intermediate_size=64, num_hidden_layers=2,
+        num_attention_heads=heads, num_key_value_heads=kv_heads, max_position_embeddings=2048,
         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
         tie_word_embeddings=True,
     )

@@ -143,3 +143,24 @@ def test_a_fixed_prompt_pool_is_written_once_and_never_reused(tiny_model_dir: Pa
     assert not (run.iteration(2) / "prompts_raw.jsonl").exists()  # iteration 2 wrote no prompts
     second = json.loads((run.iteration(2) / "stats.json").read_text())["prompts"]
     assert second["source"] == "pool" and second["used_before"] == 4 and second["left_after"] == 0
+
+
+def test_every_backend_is_closed_when_the_run_ends(tiny_model_dir: Path, tmp_path: Path) -> None:
+    # A vLLM backend is a server process: the final model's evaluation must release it too.
+    made = []
+
+    def factory(model_dir, config):
+        backend = scripted_factory(model_dir, config)
+        backend.closed = False
+        real_close = backend.close
+
+        def close():
+            backend.closed = True
+            real_close()
+
+        backend.close = close
+        made.append(backend)
+        return backend
+
+    _run(tiny_model_dir, tmp_path, factory=factory)
+    assert len(made) == 3 and all(b.closed for b in made)  # M1, M2 and M3

