@@ -77,6 +77,7 @@ class PromptGenConfig:
     max_words: int = opt(150, "Drop prompts with more words.")
     dedup_threshold: float = opt(0.7, "Drop a prompt whose ROUGE-L F1 with a kept prompt or a seed prompt exceeds this (Self-Instruct: 0.7).")
     max_rounds: int = opt(8, "Stop after this many generation rounds even if fewer prompts were kept.")
+    source: str = opt("generate", "Where an iteration's prompts come from: 'generate' = the model writes new ones from few-shot seed prompts (SR section 2.3); 'seed' = num_prompts of the run's training seed prompts (data/ift.jsonl, each with a reference answer; held-out prompts never), a different draw each iteration, so a reference-based judge (judge.kind: function, e.g. srlm.judging.reference:rouge_l_reward) can score the candidates: the positive control of configs/tiny_control.yaml.")
 
 
 @dataclass
@@ -89,6 +90,8 @@ class CandidateConfig:
 
 @dataclass
 class JudgeConfig:
+    kind: str = opt("self", "Who scores the candidates: 'self' = M(t) with the judge prompt (SR, MR); 'model' = a fixed local causal LM named by judge.spec, with the judge prompt (RLAIF with a frozen judge); 'reward_model' = a sequence-classification reward model (judge.spec, one scalar output, score = 5 * sigmoid(reward); MR section 4's StarlingRM-34B baseline); 'openai' = an OpenAI-compatible endpoint, judge.spec 'openai:<model_name>@<base_url>', with the judge prompt; 'function' = a Python callable judge.spec 'package.module:function(prompt, response, reference) -> float | None' (None = unscored, counted like an unparsed judgment). See docs/judges.md.")
+    spec: str = opt("", "What judges when judge.kind is not 'self': a model directory or cached name (model, reward_model), 'openai:<model_name>@<base_url>' (openai; key from backend.api_key_env) or 'package.module:function' (function).")
     template: str = opt("additive_5pt", "Judge prompt: a shipped template name or a file with {prompt} and {response} (SR Fig. 2).")
     samples: int = opt(3, "Judgments sampled per candidate and averaged (SR: 3; MR: N = 11).")
     temperature: float = opt(0.7, "Sampling temperature of the judge (SR: same decoding as candidates).")
@@ -154,7 +157,7 @@ class EvalConfig:
     judge_samples: int = opt(1, "Judgments per held-out response, averaged, when measuring the judge.")
     judge_temperature: float = opt(0.0, "Temperature when measuring the judge (0 = greedy, reproducible).")
     win_rate_prompts: int = opt(0, "Held-out IFT prompts for the head-to-head of M(t) vs M1 each iteration (0 = off).")
-    win_rate_judge: str = opt("M1", "Judge for the head-to-head: 'M1' (frozen), 'current', or a model name/directory.")
+    win_rate_judge: str = opt("M1", "Judge for the head-to-head: 'M1' (frozen), 'current', a model name/directory (or 'model:<it>'), 'openai:<model_name>@<base_url>', 'reward_model:<model>' or 'function:<package.module:function>' (the judge.kind kinds; the last two need win_rate_method 'additive').")
     win_rate_method: str = opt("pairwise", "How the head-to-head judge decides: 'pairwise' = one prompt shows both answers (both orders; SR's GPT-4 evaluation) or 'additive' = each answer scored alone with the judge prompt and the higher score wins (the skill EFT trains; use it with a small self-trained judge).")
 
 
@@ -364,6 +367,8 @@ _CHOICES = {
     "pairs.length_unit": ("tokens", "chars"),
     "backend.kind": ("transformers", "vllm", "openai"),
     "judge.scoring": ("text", "expected"),
+    "judge.kind": ("self", "model", "reward_model", "openai", "function"),
+    "prompt_gen.source": ("generate", "seed"),
     "eval.win_rate_method": ("pairwise", "additive"),
     "sft.lr_scheduler": SCHEDULERS,
     "dpo.lr_scheduler": SCHEDULERS,
@@ -424,6 +429,9 @@ def validate(config: Config) -> None:
     for key, ok, message in checks:
         if not ok:
             raise UserError(f"config key '{key}': {_get(config, key)!r} {message}")
+    _validate_judge_kind(config)
+    if config.eval.win_rate_judge.startswith(("function:", "reward_model:")) and config.eval.win_rate_method != "additive":
+        raise UserError(f"config key 'eval.win_rate_method': {config.eval.win_rate_judge!r} scores each answer alone, so the head-to-head needs 'additive', not {config.eval.win_rate_method!r}")
     if config.judge.scoring == "expected" and config.backend.kind != "transformers":
         raise UserError("config key 'judge.scoring': 'expected' needs the model's logits, so backend.kind must be 'transformers'")
     if config.judge.expected_score_fallback and config.backend.kind != "transformers":
@@ -434,6 +442,20 @@ def validate(config: Config) -> None:
         _validate_sampling(section, getattr(config, section))
     _validate_rho(config.pairs.length_rho)
     _validate_overrides(config)
+
+
+def _validate_judge_kind(config: Config) -> None:
+    """A judge other than M(t) needs its spec; scalar judges write no text for a meta-judge to read."""
+    kind, spec = config.judge.kind, config.judge.spec
+    if kind == "self" and spec:
+        raise UserError(f"config key 'judge.spec': {spec!r} is only read when judge.kind is not 'self' (set judge.kind, or remove judge.spec)")
+    if kind != "self" and not spec:
+        raise UserError(f"config key 'judge.spec': required when judge.kind is {kind!r} (see srlm validate --keys)")
+    if kind in ("reward_model", "function") and config.method == "meta_rewarding":
+        raise UserError(f"config key 'judge.kind': {kind!r} writes no judgment text, which the meta-judge of method 'meta_rewarding' compares; use 'self', 'model' or 'openai'")
+    if kind in ("reward_model", "function", "openai") and (config.judge.scoring == "expected" or config.judge.expected_score_fallback):
+        key = "judge.scoring" if config.judge.scoring == "expected" else "judge.expected_score_fallback"
+        raise UserError(f"config key '{key}': reads a judge model's digit probabilities, which judge.kind {kind!r} does not give (use scoring 'text', fallback off)")
 
 
 def _safe_name(name: str) -> bool:

@@ -56,6 +56,22 @@ def preflight(config: Config) -> list[str]:
         done.append(f"{key} {spec}: {locate_model(spec)}")
     done += seed_data.check_sources(config)
     done += check_templates(config)
+    done += check_judges(config)
+    return done
+
+
+def check_judges(config: Config) -> list[str]:
+    """``judge.spec`` and a reward-model or function ``eval.win_rate_judge`` name something usable:
+    the function imports and takes (prompt, response, reference), the reward model is a
+    sequence classifier (``judging.kinds.check_spec``; no model is loaded)."""
+    from srlm.judging.kinds import check_spec, split_judge_spec
+
+    done = []
+    if config.judge.kind != "self":
+        done.append(check_spec(config.judge.kind, config.judge.spec))
+    kind, spec = split_judge_spec(config.eval.win_rate_judge)
+    if config.eval.win_rate_prompts > 0 and kind in ("function", "reward_model"):
+        done.append(check_spec(kind, spec, "eval.win_rate_judge"))
     return done
 
 
@@ -67,12 +83,15 @@ def _extra_models(config: Config) -> list[tuple[str, str]]:
     run directory means its latest model, found when the evaluation runs.
     """
     from srlm.evaluation.judges import is_run_dir, parse_openai_spec
+    from srlm.judging.kinds import split_judge_spec
 
     found = []
     if config.prompt_gen.generator != "current":
         found.append(("prompt_gen.generator", config.prompt_gen.generator))
-    judge = config.eval.win_rate_judge
-    if config.eval.win_rate_prompts > 0 and judge not in ("M1", "current") and parse_openai_spec(judge) is None and not is_run_dir(judge):
+    kind, judge = split_judge_spec(config.eval.win_rate_judge)
+    if config.eval.win_rate_prompts > 0 and kind == "openai":
+        parse_openai_spec(judge)  # a malformed spec is an error here already
+    if config.eval.win_rate_prompts > 0 and kind == "model" and judge not in ("M1", "current") and not is_run_dir(judge):
         found.append(("eval.win_rate_judge", judge))
     return found
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -19,13 +18,10 @@ from srlm.backends.base import Backend
 from srlm.config import Config, from_dict, load_config, read_yaml
 from srlm.errors import UserError
 from srlm.generation import stable_seed
+from srlm.judging.kinds import parse_openai
 from srlm.runtime.resources import free_memory
 from srlm.runtime.rundir import RunDir, model_done
 
-# ``openai:gpt-4o@https://api.example.com/v1``: the name is everything before the "@" that
-# starts the URL, so a name may itself hold "@" (rare) but the URL may not (credentials in a
-# URL are refused by the HTTP backend anyway).
-_OPENAI_SPEC = re.compile(r"^openai:(?P<name>.+?)@(?P<url>https?://\S+)$")
 
 BackendFactory = Callable[[Path, Config], Backend]
 
@@ -142,10 +138,7 @@ def parse_openai_spec(spec: str) -> tuple[str, str] | None:
     """
     if not spec.startswith("openai:"):
         return None
-    match = _OPENAI_SPEC.match(spec)
-    if match is None:
-        raise UserError(f"judge '{spec}': expected openai:<model_name>@<base_url>, e.g. openai:gpt-4o@https://api.openai.com/v1")
-    return match.group("name"), match.group("url")
+    return parse_openai(spec, "judge")
 
 
 def model_context(ref: ModelRef, config: Config) -> EvalContext:
