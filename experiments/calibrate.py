@@ -37,12 +37,11 @@ RESULTS = ROOT / "experiments" / "results"
 # tiny.yaml's own budget under the control, then more candidates with a margin filter at a
 # learning rate that moved answers, then stronger steps, more pairs, and length control.
 GRID: list[tuple[str, list[str]]] = [
-    ("p32_n8_m0.25_lr2e-5_e2", []),
-    ("tiny_budget_p8_n4_lr5e-6_e1", ["prompt_gen.num_prompts=8", "candidates.n=4", "pairs.min_margin=0", "dpo.learning_rate=5e-6", "dpo.epochs=1"]),
-    ("p32_n8_m0.25_lr5e-5_e2", ["dpo.learning_rate=5e-5"]),
-    ("p32_n8_m0.25_lr2e-5_e2_rho0.32", ["pairs.length_rho=0.32"]),
-    ("p64_n8_m0.25_lr2e-5_e2", ["prompt_gen.num_prompts=64"]),
-    ("p32_n8_m0.25_lr2e-5_e2_beta0.3", ["dpo.beta=0.3"]),
+    ("p24_n6_m0.25_lr2e-5_e2", []),
+    ("tiny_budget_p8_n4_m0_lr5e-6_e1", ["prompt_gen.num_prompts=8", "candidates.n=4", "pairs.min_margin=0", "dpo.learning_rate=5e-6", "dpo.epochs=1"]),
+    ("p24_n6_m0.25_lr5e-5_e2", ["dpo.learning_rate=5e-5"]),
+    ("p24_n6_m0.25_lr2e-5_e2_rho0.32", ["pairs.length_rho=0.32"]),
+    ("p48_n6_m0.25_lr2e-5_e2", ["prompt_gen.num_prompts=48"]),
 ]
 # Keys a point may not change: they make M1 and its measurements, which all points share.
 SHARED = ("data.", "sft.", "eval.", "model=", "seed=")
@@ -76,10 +75,12 @@ def run_point(name: str, overrides: list[str], runs_dir: Path) -> dict:
     share_m1(runs_dir, run_dir)
     command = [sys.executable, "-m", "srlm", "run", str(BASE), f"name=cal_{name}", f"runs_dir={runs_dir}", *overrides]
     started = time.time()
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    log_file = runs_dir / f"cal_{name}.log"  # the run's progress and, on failure, its last lines
+    with open(log_file, "a", encoding="utf-8") as log:
+        done = subprocess.run(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True)
     point = {"overrides": overrides, "command": " ".join(["srlm run configs/tiny_control.yaml", *overrides]), "seconds_this_session": round(time.time() - started)}
     if done.returncode != 0:
-        tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+        tail = [line for line in log_file.read_text(encoding="utf-8").splitlines() if line.strip()][-3:]
         return point | {"status": "failed", "returncode": done.returncode, "error": " | ".join(tail), **measure(run_dir)}
     return point | {"status": "complete", **measure(run_dir)}
 

@@ -16,7 +16,7 @@ For each model M(t) of ``RUN_DIR`` (its greedy answers to the held-out prompts,
   judge's chosen answer also has the higher reference reward (its agreement with the oracle);
 - M(t)'s judge metrics on held-out EFT data (``M<t>/eval.json`` → ``judge``).
 
-    python experiments/control.py runs/tiny_control [--m1-judge] [--json out.json]
+    python experiments/control.py runs/tiny_control [--m1-judge] [--keep experiments/results/tiny_control]
 """
 
 from __future__ import annotations
@@ -38,14 +38,31 @@ def main() -> None:
     p.add_argument("run_dir", type=Path)
     p.add_argument("--m1-judge", action="store_true", help="also judge every M(t) vs M1 with the frozen M1 (additive, expected digit)")
     p.add_argument("--json", type=Path, help="write the measurements here as JSON")
+    p.add_argument("--keep", type=Path, help="copy the files the table is read from (no checkpoints) into this folder, and read them from there")
     args = p.parse_args()
     if args.m1_judge:
         for t in models(args.run_dir)[1:]:
             m1_judge_win_rate(args.run_dir, t)
-    found = summarize(args.run_dir)
+    run_dir = keep(args.run_dir, args.keep) if args.keep else args.run_dir
+    found = summarize(run_dir)
     if args.json:
         args.json.write_text(json.dumps(found, indent=1) + "\n")
     print(table(found))
+
+
+KEPT = ("config.yaml", "data/ift.jsonl", "data/ift_heldout.jsonl", "M*/eval.json", "M*/win_rate_answers.jsonl", "M*/m1_judge_vs_M1.json", "M*/train.json", "iter*/stats.json", "iter*/pairs.jsonl")
+
+
+def keep(run_dir: Path, dest: Path) -> Path:
+    """Copy what ``summarize`` reads (a few hundred kB, no model weights) from a run to ``dest``."""
+    import shutil
+
+    for pattern in KEPT:
+        for source in run_dir.glob(pattern):
+            target = dest / source.relative_to(run_dir)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(source, target)
+    return dest
 
 
 def read_json(path: Path) -> dict:

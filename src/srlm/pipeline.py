@@ -156,6 +156,7 @@ def run(config: Config, force: bool = False, backend_factory: BackendFactory = d
     # converts the embedded one once; the others then find it).
     distributed.main_first(resolve_model, config.model)
     check_templates(config)  # a missing or incomplete template fails now, not after generation
+    check_judges(config)  # so does a judge function that does not import or a reward model that is none
     run_dir = run_dir_for(config.runs_dir, config.name)
     with _locked(run_dir):
         # The config is compared and frozen under the lock, so a refused second process

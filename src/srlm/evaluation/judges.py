@@ -3,7 +3,8 @@
 A *model spec* on the command line is a model directory or cached hub name (see
 ``srlm.runtime.models.resolve_model``), the embedded model's name, or a run directory (its latest
 complete model M<t>). A *judge spec* is a model spec or ``openai:<model_name>@<base_url>``: an
-OpenAI-compatible chat endpoint whose key is read from an environment variable at each request.
+OpenAI-compatible chat endpoint whose key is read from an environment variable at each request,
+``function:<package.module:function>`` or ``reward_model:<model>`` (``judging.kinds``).
 """
 
 from __future__ import annotations
@@ -12,13 +13,13 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 from srlm.backends.base import Backend
 from srlm.config import Config, from_dict, load_config, read_yaml
 from srlm.errors import UserError
 from srlm.generation import stable_seed
-from srlm.judging.kinds import parse_openai
+from srlm.judging.kinds import FixedJudge, fixed_judge, parse_openai, split_judge_spec
 from srlm.runtime.resources import free_memory
 from srlm.runtime.rundir import RunDir, model_done
 
@@ -146,8 +147,12 @@ def model_context(ref: ModelRef, config: Config) -> EvalContext:
     return EvalContext(config, ref.label, lambda: BACKEND_FACTORY(ref.path, config))
 
 
-def judge_context(spec: str, config: Config, api_key_env: str = "OPENAI_API_KEY") -> EvalContext:
-    """A judge from its spec: an ``openai:`` endpoint or a model spec."""
+def judge_context(spec: str, config: Config, api_key_env: str = "OPENAI_API_KEY", references: Mapping[str, str] | None = None) -> EvalContext | FixedJudge:
+    """A judge from its spec: an ``openai:`` endpoint, ``function:``/``reward_model:`` (scalar
+    judges of ``judging.kinds``; a function gets ``references[prompt]``) or a model spec."""
+    kind, name = split_judge_spec(spec)
+    if kind in ("function", "reward_model"):
+        return fixed_judge(kind, name, config, lambda stage, *chunk: stable_seed(config.seed, "eval", stage, *chunk), references or {}, BACKEND_FACTORY)
     remote = parse_openai_spec(spec)
     if remote is None:
         return model_context(resolve(spec), config)
