@@ -12,6 +12,7 @@ failures included, go to ``experiments/results/calibration.json`` and ``calibrat
 every point, so a stopped study loses nothing.
 
     nice -n 5 python experiments/calibrate.py [--only NAME ...] [--runs-dir runs/calibration]
+    python experiments/calibrate.py --report     # measure the points as far as they got
 """
 
 from __future__ import annotations
@@ -51,8 +52,16 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--only", nargs="*", help="run only these grid points (names)")
     p.add_argument("--runs-dir", type=Path, default=ROOT / "runs" / "calibration")
+    p.add_argument("--report", action="store_true", help="run nothing: measure every point's run as far as it got and rewrite the results")
     args = p.parse_args()
     results = load_results()
+    if args.report:
+        for name, overrides in GRID:
+            run_dir = args.runs_dir / f"cal_{name}"
+            if run_dir.exists() and results.get(name, {}).get("status") != "complete":
+                results[name] = {"overrides": overrides, "command": " ".join(["srlm run configs/tiny_control.yaml", *overrides]), "status": "incomplete (stopped or still running)", **measure(run_dir)}
+        save_results(results)
+        return
     for name, overrides in GRID:
         if args.only and name not in args.only:
             continue

@@ -166,3 +166,12 @@ def test_seed_prompt_source_draws_different_training_prompts_each_iteration(tmp_
     assert len(set(drawn[2]) & (set(drawn[0]) | set(drawn[1]))) == 2  # 12 > 10: wraps around
     stats = json.loads((run.iteration(3) / "stats.json").read_text())["prompts"]
     assert stats == {"source": "seed", "pool": 10, "kept": 4, "repeated_from_earlier_iterations": 2}
+
+
+def test_evaluation_judge_specs_take_the_scalar_kinds(judge_module: str) -> None:
+    from srlm.evaluation.judges import judge_context
+
+    config = load_config(None, ["judge.scoring=text"])
+    judge = judge_context(f"function:{judge_module}:overlap", config, references={"q": "a b"})
+    assert judge.label == f"function:{judge_module}:overlap"
+    assert judge.scalar([{"id": "x", "prompt_id": "p", "prompt": "q", "response": "a"}]) == [2.5]
