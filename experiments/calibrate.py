@@ -38,11 +38,11 @@ RESULTS = ROOT / "experiments" / "results"
 # tiny.yaml's own budget under the control, then more candidates with a margin filter at a
 # learning rate that moved answers, then stronger steps, more pairs, and length control.
 GRID: list[tuple[str, list[str]]] = [
-    ("p24_n6_m0.25_lr2e-5_e2", []),
-    ("tiny_budget_p8_n4_m0_lr5e-6_e1", ["prompt_gen.num_prompts=8", "candidates.n=4", "pairs.min_margin=0", "dpo.learning_rate=5e-6", "dpo.epochs=1"]),
-    ("p24_n6_m0.25_lr5e-5_e2", ["dpo.learning_rate=5e-5"]),
-    ("p24_n6_m0.25_lr2e-5_e2_rho0.32", ["pairs.length_rho=0.32"]),
-    ("p48_n6_m0.25_lr2e-5_e2", ["prompt_gen.num_prompts=48"]),
+    ("p16_n6_m0.25_lr2e-5_e2_b2", []),
+    ("tiny_budget_p8_n4_m0_lr5e-6_e1_b4", ["prompt_gen.num_prompts=8", "candidates.n=4", "pairs.min_margin=0", "dpo.learning_rate=5e-6", "dpo.epochs=1", "dpo.batch_size=4"]),
+    ("p16_n6_m0.25_lr5e-5_e2_b2", ["dpo.learning_rate=5e-5"]),
+    ("p16_n6_m0.25_lr2e-5_e2_b2_rho0.32", ["pairs.length_rho=0.32"]),
+    ("p32_n6_m0.25_lr2e-5_e2_b2", ["prompt_gen.num_prompts=32"]),
 ]
 # Keys a point may not change: they make M1 and its measurements, which all points share.
 SHARED = ("data.", "sft.", "eval.", "model=", "seed=")
