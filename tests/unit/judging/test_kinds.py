@@ -175,3 +175,14 @@ def test_evaluation_judge_specs_take_the_scalar_kinds(judge_module: str) -> None
     judge = judge_context(f"function:{judge_module}:overlap", config, references={"q": "a b"})
     assert judge.label == f"function:{judge_module}:overlap"
     assert judge.scalar([{"id": "x", "prompt_id": "p", "prompt": "q", "response": "a"}]) == [2.5]
+
+
+def test_the_run_head_to_head_gives_a_function_judge_the_held_out_references(tmp_path: Path, judge_module: str) -> None:
+    from srlm.evaluation import win_rate
+
+    ctx = context(tmp_path, f"eval.win_rate_judge=function:{judge_module}:overlap", "eval.win_rate_method=additive", "eval.win_rate_prompts=1")
+    write_rows(ctx.run.data / "ift_heldout.jsonl", [{"id": "h1", "prompt": "Held out?", "response": "yes indeed"}])
+    from types import SimpleNamespace
+
+    judge = win_rate._judge(ctx, m1=SimpleNamespace(seed=lambda *chunk: 0))  # type: ignore[arg-type]
+    assert judge.scalar([{"id": "x", "prompt_id": "h1", "prompt": "Held out?", "response": "yes"}]) == [2.5]
