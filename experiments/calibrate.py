@@ -58,8 +58,9 @@ def main() -> None:
     if args.report:
         for name, overrides in GRID:
             run_dir = args.runs_dir / f"cal_{name}"
-            if run_dir.exists() and results.get(name, {}).get("status") != "complete":
-                results[name] = {"overrides": overrides, "command": " ".join(["srlm run configs/tiny_control.yaml", *overrides]), "status": "incomplete (stopped or still running)", **measure(run_dir)}
+            if results.get(name, {}).get("status") != "complete":
+                status = "incomplete (stopped or still running)" if run_dir.exists() else "not started"
+                results[name] = {"overrides": overrides, "command": command_of(overrides), "status": status, **measure(run_dir)}
         save_results(results)
         return
     for name, overrides in GRID:
@@ -87,11 +88,15 @@ def run_point(name: str, overrides: list[str], runs_dir: Path) -> dict:
     log_file = runs_dir / f"cal_{name}.log"  # the run's progress and, on failure, its last lines
     with open(log_file, "a", encoding="utf-8") as log:
         done = subprocess.run(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True)
-    point = {"overrides": overrides, "command": " ".join(["srlm run configs/tiny_control.yaml", *overrides]), "seconds_this_session": round(time.time() - started)}
+    point = {"overrides": overrides, "command": command_of(overrides), "seconds_this_session": round(time.time() - started)}
     if done.returncode != 0:
         tail = [line for line in log_file.read_text(encoding="utf-8").splitlines() if line.strip()][-3:]
         return point | {"status": "failed", "returncode": done.returncode, "error": " | ".join(tail), **measure(run_dir)}
     return point | {"status": "complete", **measure(run_dir)}
+
+
+def command_of(overrides: list[str]) -> str:
+    return " ".join(["srlm run configs/tiny_control.yaml", *overrides])
 
 
 def share_m1(runs_dir: Path, run_dir: Path) -> None:
@@ -115,8 +120,13 @@ def measure(run_dir: Path) -> dict:
     """What the run's files say so far (partial runs included), plus its stage timings."""
     if not run_dir.exists():
         return {"models": []}
+    from srlm.pipeline import status
+    from srlm.runtime.rundir import RunDir
+
     found = summarize(run_dir)
-    return {"run": str(run_dir.relative_to(ROOT)) if run_dir.is_relative_to(ROOT) else str(run_dir), "models": found["models"]}
+    # How far it got: each model and stage file, done or not, and its rows so far.
+    progress = [f"{row['step']}: {'done' if row['done'] else 'partial'}" + (f" ({row['rows']} rows)" if row.get("rows") is not None else "") for row in status(RunDir(run_dir))]
+    return {"run": str(run_dir.relative_to(ROOT)) if run_dir.is_relative_to(ROOT) else str(run_dir), "progress": progress, "models": found["models"]}
 
 
 def save_results(results: dict) -> None:
@@ -129,17 +139,17 @@ def markdown(results: dict) -> str:
     lines = [
         "# DPO budget calibration with the positive control (experiments/calibrate.py)",
         "",
-        "Base: `configs/tiny_control.yaml` (reference reward = 5 x ROUGE-L F1 against the seed's reference answer; 57 held-out prompts, greedy answers; intervals are bootstrap 95 % over prompts, paired for changes). Each row is one model of one grid point; a point that failed says why.",
+        "Base: `configs/tiny_control.yaml` (reference reward = 5 x ROUGE-L F1 against the seed's reference answer; 48 held-out prompts, greedy answers; intervals are bootstrap 95 % over prompts, paired for changes). Each row is one model of one grid point; a point that failed says why.",
         "",
         "| point | status | model | ROUGE-L [CI] | change vs M1 [paired CI] | vs M1 by reference reward W/T/L: score [CI] | words [CI] | equal to M1 | pairs trained on, chosen/rejected ROUGE-L, words | DPO steps |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, point in results.items():
-        status = point["status"] + (f": {point.get('error', '')}" if point["status"] != "complete" else "")
-        for row in point.get("models", []) or [{}]:
-            if not row:
-                lines.append(f"| {name} | {status} | — | | | | | | | |")
-                continue
+        status = point["status"] + (f": {point['error']}" if point.get("error") else "")
+        if not point.get("models"):
+            reached = "; ".join(point.get("progress", [])) or "—"
+            lines.append(f"| {name} | {status} | reached: {reached} | | | | | | | |")
+        for row in point.get("models", []):
             pairs = row.get("trained_on")
             trained = f"{pairs['pairs']}, {pairs['chosen_rouge_l']:.2f}/{pairs['rejected_rouge_l']:.2f}, {pairs['chosen_words']:.0f}/{pairs['rejected_words']:.0f}" if pairs else "—"
             steps = str(pairs.get("optimizer_steps")) if pairs else "—"

@@ -120,3 +120,12 @@ def test_control_measurements_read_answers_pairs_and_verdicts_from_the_run(tmp_p
     assert pairs["agreement_with_reference"] == 0.0 and pairs["optimizer_steps"] == 3 and pairs["dropped"] == {"tie": 2}
     row = [line for line in control.table(found).splitlines() if line.startswith("| M2")][0]
     assert "1/1/0: 0.75 [0.50, 1.00]" in row and "| 1 |" in row
+
+
+def test_published_calibration_grid_is_its_json_and_lists_every_grid_point() -> None:
+    """experiments/results/calibration.md is calibrate.py's rendering of calibration.json, with
+    a row for every point of the grid, failed or unfinished ones included."""
+    calibrate = _script("calibrate")
+    results = json.loads((ROOT / "experiments" / "results" / "calibration.json").read_text())["points"]
+    assert set(results) == {name for name, _ in calibrate.GRID}
+    assert (ROOT / "experiments" / "results" / "calibration.md").read_text() == calibrate.markdown(results) + "\n"
