@@ -145,7 +145,8 @@ def seed_prompts(ctx: StageContext, seed_rows: list[InstructionRow]) -> list[Pro
     The training IFT rows (never the held-out ones) are shuffled once by the run's seed and
     iteration t takes the next ``num_prompts`` of them, wrapping around when the pool runs
     out, so iterations see different prompts while there are enough. Each keeps its seed id
-    (``source_id``), by which a reference-based judge finds its reference answer.
+    (``source_id``); a reference-based judge finds the reference answer by the prompt's text
+    (``judging.kinds.seed_references``).
     """
     final = ctx.path("prompts.jsonl")
     if final.exists():
