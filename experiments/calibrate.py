@@ -126,7 +126,7 @@ def measure(run_dir: Path) -> dict:
     found = summarize(run_dir)
     # How far it got: each model and stage file, done or not, and its rows so far.
     progress = [f"{row['step']}: {'done' if row['done'] else 'partial'}" + (f" ({row['rows']} rows)" if row.get("rows") is not None else "") for row in status(RunDir(run_dir))]
-    return {"run": str(run_dir.relative_to(ROOT)) if run_dir.is_relative_to(ROOT) else str(run_dir), "progress": progress, "models": found["models"]}
+    return {"run": str(run_dir.relative_to(ROOT)) if run_dir.is_relative_to(ROOT) else str(run_dir), "progress": progress, "models": found["models"], "candidate_spread": found["candidate_spread"]}
 
 
 def save_results(results: dict) -> None:
@@ -148,6 +148,8 @@ def markdown(results: dict) -> str:
         status = point["status"] + (f": {point['error']}" if point.get("error") else "")
         if not point.get("models"):
             reached = "; ".join(point.get("progress", [])) or "—"
+            for label, found in point.get("candidate_spread", {}).items():
+                reached += f"; {label} candidates so far: {found['prompts']} prompts x {found['candidates_per_prompt']}, best - worst ROUGE-L {ci(found['best_minus_worst_rouge_l'])}, spread >= 0.05 for {found['share_with_spread_at_least_0.05']:.0%}, best/worst {found['best_words']:.0f}/{found['worst_words']:.0f} words"
             lines.append(f"| {name} | {status} | reached: {reached} | | | | | | | |")
         for row in point.get("models", []):
             pairs = row.get("trained_on")

@@ -114,7 +114,8 @@ def summarize(run_dir: Path) -> dict:
             "judge": _judge(evaluation.get("judge")),
             "trained_on": iteration_pairs(run_dir, t - 1) if t > 1 else None,
         })
-    return {"run": str(run_dir), "models": rows}
+    spreads = {f"iter{t}": candidate_spread(run_dir, t) for t in range(1, 1 + len(list(run_dir.glob("iter*"))))}
+    return {"run": str(run_dir), "models": rows, "candidate_spread": {k: v for k, v in spreads.items() if v}}
 
 
 def _outcome(found: dict | None) -> dict | None:
@@ -150,6 +151,45 @@ def iteration_pairs(run_dir: Path, t: int) -> dict | None:
         "chosen_words": float(np.mean([len(p["chosen"].split()) for p in pairs])), "rejected_words": float(np.mean([len(p["rejected"].split()) for p in pairs])),
         "optimizer_steps": stats.get("train", {}).get("optimizer_steps") or stats.get("train", {}).get("steps"),
     }
+
+
+def candidate_spread(run_dir: Path, t: int, margin: float = 0.05) -> dict | None:
+    """How far apart the reference reward puts each prompt's candidates in iteration t (read
+    from ``candidates.jsonl``, or its ``.partial`` while sampling runs): best minus worst ROUGE-L,
+    the share of prompts whose spread reaches ``margin`` (a 0.25 margin on the 0-5 scale), and
+    the words of the best and worst candidate. Complete prompts only."""
+    from collections import defaultdict
+
+    from srlm.judging.reference import rouge_l
+
+    folder = run_dir / f"iter{t}"
+    rows = read_rows(folder / "candidates.jsonl") or read_rows(folder / "candidates.jsonl.partial")
+    if not rows:
+        return None
+    references = {row["prompt"]: row["response"] for row in read_rows(run_dir / "data" / "ift.jsonl")}
+    n = read_json_yaml_n(run_dir)
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for row in rows:
+        groups[row["prompt_id"]].append(row)
+    complete = [g for g in groups.values() if len(g) == n and g[0]["prompt"] in references]
+    if not complete:
+        return None
+    spread, best_words, worst_words = [], [], []
+    for group in complete:
+        scored = sorted(((rouge_l(c["response"], references[c["prompt"]]), len(c["response"].split())) for c in group))
+        spread.append(scored[-1][0] - scored[0][0])
+        best_words.append(scored[-1][1])
+        worst_words.append(scored[0][1])
+    return {"prompts": len(complete), "candidates_per_prompt": n, "best_minus_worst_rouge_l": mean_ci(np.array(spread)),
+            f"share_with_spread_at_least_{margin}": float(np.mean(np.array(spread) >= margin)),
+            "best_words": float(np.mean(best_words)), "worst_words": float(np.mean(worst_words))}
+
+
+def read_json_yaml_n(run_dir: Path) -> int:
+    """``candidates.n`` of the run's frozen config."""
+    import yaml
+
+    return int((yaml.safe_load((run_dir / "config.yaml").read_text()) or {}).get("candidates", {}).get("n", 4))
 
 
 def m1_judge_win_rate(run_dir: Path, t: int) -> dict:

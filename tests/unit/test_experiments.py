@@ -129,3 +129,17 @@ def test_published_calibration_grid_is_its_json_and_lists_every_grid_point() -> 
     results = json.loads((ROOT / "experiments" / "results" / "calibration.json").read_text())["points"]
     assert set(results) == {name for name, _ in calibrate.GRID}
     assert (ROOT / "experiments" / "results" / "calibration.md").read_text() == calibrate.markdown(results) + "\n"
+
+
+def test_candidate_spread_counts_complete_prompts_only(tmp_path: Path) -> None:
+    control = _script("control")
+    (tmp_path / "config.yaml").write_text("candidates:\n  n: 2\n")
+    _rows(tmp_path / "data" / "ift.jsonl", [{"id": "s0", "prompt": "q", "response": "the cat sat on the mat"}])
+    _rows(tmp_path / "iter1" / "candidates.jsonl.partial", [
+        {"prompt_id": "p0", "prompt": "q", "response": "the cat sat on the mat"},
+        {"prompt_id": "p0", "prompt": "q", "response": "a dog"},
+        {"prompt_id": "p1", "prompt": "q", "response": "half a group"},
+    ])
+    found = control.candidate_spread(tmp_path, 1)
+    assert found["prompts"] == 1 and found["best_minus_worst_rouge_l"][0] == 1.0
+    assert found["share_with_spread_at_least_0.05"] == 1.0 and (found["best_words"], found["worst_words"]) == (6, 2)
