@@ -97,6 +97,7 @@ class PromptGenConfig:
     max_rounds: int = opt(8, "Stop after this many generation rounds even if fewer prompts were kept (with a pool: rounds of writing the pool).")
     pool_size: int = opt(0, "0 = the generator writes fresh prompts every iteration (SR section 2.3; default). N > 0 = it writes a pool of N filtered prompts once (run folder prompt_pool/), and each iteration samples `num_prompts` of them, seeded, never one an earlier iteration used (MR section 4.1: 20,000 prompts written once by Llama-2-70B-Chat, 5,000 sampled per iteration).")
     pool_file: str = opt("", "A JSONL file whose rows hold a 'prompt' string, used as the fixed pool instead of writing one (pool_size must then be 0); exact duplicates are dropped and counted. Each iteration samples from it as with pool_size.")
+    source: str = opt("generate", "Where an iteration's prompts come from: 'generate' = the model writes new ones from few-shot seed prompts (SR section 2.3); 'seed' = num_prompts of the run's training seed prompts (data/ift.jsonl, each with a reference answer; held-out prompts never), a different draw each iteration, so a reference-based judge (judge.kind: function, e.g. srlm.judging.reference:rouge_l_reward) can score the candidates: the positive control of configs/tiny_control.yaml.")
 
 
 @dataclass
@@ -109,6 +110,8 @@ class CandidateConfig:
 
 @dataclass
 class JudgeConfig:
+    kind: str = opt("self", "Who scores the candidates: 'self' = M(t) with the judge prompt (SR, MR); 'model' = a fixed local causal LM named by judge.spec, with the judge prompt (RLAIF with a frozen judge); 'reward_model' = a sequence-classification reward model (judge.spec, one scalar output, score = 5 * sigmoid(reward); MR section 4's StarlingRM-34B baseline); 'openai' = an OpenAI-compatible endpoint, judge.spec 'openai:<model_name>@<base_url>', with the judge prompt; 'function' = a Python callable judge.spec 'package.module:function(prompt, response, reference) -> float | None' (None = unscored, counted like an unparsed judgment). See docs/judges.md.")
+    spec: str = opt("", "What judges when judge.kind is not 'self': a model directory or cached name (model, reward_model), 'openai:<model_name>@<base_url>' (openai; key from backend.api_key_env) or 'package.module:function' (function).")
     template: str = opt("additive_5pt", "Judge prompt: a shipped template name or a file with {prompt} and {response} (SR Fig. 2).")
     samples: int = opt(3, "Judgments sampled per candidate and averaged (SR: 3; MR: N = 11).")
     temperature: float = opt(0.7, "Sampling temperature of the judge (SR: same decoding as candidates).")
@@ -186,7 +189,7 @@ class EvalConfig:
     judge_samples: int = opt(1, "Judgments per held-out response, averaged, when measuring the judge.")
     judge_temperature: float = opt(0.0, "Temperature when measuring the judge (0 = greedy, reproducible).")
     win_rate_prompts: int = opt(0, "Held-out IFT prompts for the head-to-head of M(t) vs M1 each iteration (0 = off).")
-    win_rate_judge: str = opt("M1", "Judge for the head-to-head: 'M1' (frozen), 'current', or a model name/directory.")
+    win_rate_judge: str = opt("M1", "Judge for the head-to-head: 'M1' (frozen), 'current', a model name/directory (or 'model:<it>'), 'openai:<model_name>@<base_url>', 'reward_model:<model>' or 'function:<package.module:function>' (the judge.kind kinds; the last two need win_rate_method 'additive').")
     alpaca_max_new_tokens: int = opt(2048, "Token limit of one answer in 'srlm alpaca generate', cut to what the model's context leaves after the prompt. AlpacaEval 2 judges whole answers against GPT-4 Turbo's, which are often long (Dubois et al. 2024, arXiv 2404.04475), so a limit that cuts answers (the candidates' 256) scores the cut text; AlpacaEval's own configurations for local Hugging Face models (Zephyr 7B Beta among them) allow 2,048 new tokens.")
     win_rate_method: str = opt("pairwise", "How the head-to-head judge decides: 'pairwise' = one prompt shows both answers (both orders; SR's GPT-4 evaluation) or 'additive' = each answer scored alone with the judge prompt and the higher score wins (the skill EFT trains; use it with a small self-trained judge).")
 
@@ -413,6 +416,8 @@ _CHOICES = {
     "meta.judgment_length_unit": ("tokens", "chars"),
     "backend.kind": ("transformers", "vllm", "openai"),
     "judge.scoring": ("text", "expected"),
+    "judge.kind": ("self", "model", "reward_model", "openai", "function"),
+    "prompt_gen.source": ("generate", "seed"),
     "eval.win_rate_method": ("pairwise", "additive"),
     "sft.lr_scheduler": SCHEDULERS,
     "dpo.lr_scheduler": SCHEDULERS,
@@ -533,6 +538,23 @@ def _validate_backend_needs(config: Config) -> None:
     if config.judge.expected_score_fallback and config.backend.kind == "openai":
         raise UserError("config key 'judge.expected_score_fallback': needs next-token probabilities, so backend.kind must be 'transformers' or 'vllm'")
     _validate_vllm_server(config)
+    _validate_judge_kind(config)
+    if config.eval.win_rate_judge.startswith(("function:", "reward_model:")) and config.eval.win_rate_method != "additive":
+        raise UserError(f"config key 'eval.win_rate_method': {config.eval.win_rate_judge!r} scores each answer alone, so the head-to-head needs 'additive', not {config.eval.win_rate_method!r}")
+
+
+def _validate_judge_kind(config: Config) -> None:
+    """A judge other than M(t) needs its spec; scalar judges write no text for a meta-judge to read."""
+    kind, spec = config.judge.kind, config.judge.spec
+    if kind == "self" and spec:
+        raise UserError(f"config key 'judge.spec': {spec!r} is only read when judge.kind is not 'self' (set judge.kind, or remove judge.spec)")
+    if kind != "self" and not spec:
+        raise UserError(f"config key 'judge.spec': required when judge.kind is {kind!r} (see srlm validate --keys)")
+    if kind in ("reward_model", "function") and config.method == "meta_rewarding":
+        raise UserError(f"config key 'judge.kind': {kind!r} writes no judgment text, which the meta-judge of method 'meta_rewarding' compares; use 'self', 'model' or 'openai'")
+    if kind in ("reward_model", "function", "openai") and (config.judge.scoring == "expected" or config.judge.expected_score_fallback):
+        key = "judge.scoring" if config.judge.scoring == "expected" else "judge.expected_score_fallback"
+        raise UserError(f"config key '{key}': reads a judge model's digit probabilities, which judge.kind {kind!r} does not give (use scoring 'text', fallback off)")
 
 
 def _safe_name(name: str) -> bool:

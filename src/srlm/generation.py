@@ -82,13 +82,26 @@ def generate_missing(job: Generation[Item], items: Sequence[Item], backend: Call
     ``backend()`` is called only for a chunk that needs generating, so a finished stage never
     loads its model.
     """
-    bar = progress(len(items) * job.units_per_item, job.label, job.unit, job.show_progress)
+
+    def make_rows(index: int, chunk: Sequence[Item]) -> list[dict]:
+        conversations = [job.request(item) for item in chunk]
+        return job.rows(chunk, backend().generate(conversations, job.sampling(index)), conversations)
+
+    compute_missing(items, make_rows, log, job.chunk_size, job.row_ids, progress(len(items) * job.units_per_item, job.label, job.unit, job.show_progress), job.units_per_item)
+
+
+def compute_missing(
+    items: Sequence[Item], make_rows: Callable[[int, Sequence[Item]], list[dict]], log: RowLog, chunk_size: int,
+    row_ids: Callable[[Item], Sequence[str]] = _own_id, bar: tqdm | None = None, units_per_item: int = 1,
+) -> None:
+    """Steps 1-6 for any per-chunk computation: ``make_rows(chunk_index, chunk)`` runs only for
+    this process's chunks that lack rows in ``log`` (generation, or a scalar judge's scores)."""
     try:
-        for index, chunk in distributed.shard(chunked(items, max(1, job.chunk_size))):
-            if not all(row_id in log.ids for item in chunk for row_id in job.row_ids(item)):
-                conversations = [job.request(item) for item in chunk]
-                outputs = backend().generate(conversations, job.sampling(index))
-                log.append(job.rows(chunk, outputs, conversations))
-            bar.update(len(chunk) * job.units_per_item)
+        for index, chunk in distributed.shard(chunked(items, max(1, chunk_size))):
+            if not all(row_id in log.ids for item in chunk for row_id in row_ids(item)):
+                log.append(make_rows(index, chunk))
+            if bar is not None:
+                bar.update(len(chunk) * units_per_item)
     finally:
-        bar.close()  # also on an error or a stop: its message then starts a clean line
+        if bar is not None:
+            bar.close()  # also on an error or a stop: its message then starts a clean line

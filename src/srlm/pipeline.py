@@ -67,6 +67,22 @@ def preflight(config: Config) -> list[str]:
         rows, _ = read_pool_file(config.prompt_gen.pool_file)
         done.append(f"prompt_gen.pool_file {config.prompt_gen.pool_file}: {len(rows)} distinct prompts")
     done += check_installed(config.report_to)
+    done += check_judges(config)
+    return done
+
+
+def check_judges(config: Config) -> list[str]:
+    """``judge.spec`` and a reward-model or function ``eval.win_rate_judge`` name something usable:
+    the function imports and takes (prompt, response, reference), the reward model is a
+    sequence classifier (``judging.kinds.check_spec``; no model is loaded)."""
+    from srlm.judging.kinds import check_spec, split_judge_spec
+
+    done = []
+    if config.judge.kind != "self":
+        done.append(check_spec(config.judge.kind, config.judge.spec))
+    kind, spec = split_judge_spec(config.eval.win_rate_judge)
+    if config.eval.win_rate_prompts > 0 and kind in ("function", "reward_model"):
+        done.append(check_spec(kind, spec, "eval.win_rate_judge"))
     return done
 
 
@@ -78,12 +94,15 @@ def _extra_models(config: Config) -> list[tuple[str, str]]:
     run directory means its latest model, found when the evaluation runs.
     """
     from srlm.evaluation.judges import is_run_dir, parse_openai_spec
+    from srlm.judging.kinds import split_judge_spec
 
     found = []
     if config.prompt_gen.generator != "current":
         found.append(("prompt_gen.generator", config.prompt_gen.generator))
-    judge = config.eval.win_rate_judge
-    if config.eval.win_rate_prompts > 0 and judge not in ("M1", "current") and parse_openai_spec(judge) is None and not is_run_dir(judge):
+    kind, judge = split_judge_spec(config.eval.win_rate_judge)
+    if config.eval.win_rate_prompts > 0 and kind == "openai":
+        parse_openai_spec(judge)  # a malformed spec is an error here already
+    if config.eval.win_rate_prompts > 0 and kind == "model" and judge not in ("M1", "current") and not is_run_dir(judge):
         found.append(("eval.win_rate_judge", judge))
     return found
 
@@ -172,6 +191,7 @@ def run(config: Config, force: bool = False, backend_factory: BackendFactory = d
     distributed.main_first(resolve_model, config.model)
     check_templates(config)  # a missing or incomplete template fails now, not after generation
     check_installed(config.report_to)  # so does a tracker whose package is missing
+    check_judges(config)  # so does a judge function that does not import or a reward model that is none
     with _locked(run_dir):
         # The config is compared and frozen under the lock, so a refused second process
         # (even with --force) never rewrites the config of a run in progress.

@@ -93,3 +93,53 @@ def test_published_evidence_table_matches_the_run_files_beside_it() -> None:
     published = (ROOT / "experiments" / "results" / "evidence.md").read_text()
     rows = [line for line in evidence.table(ROOT / "experiments" / "results" / "tiny_evidence").splitlines() if line.startswith("| M")]
     assert rows and all(row in published for row in rows)
+
+
+def _rows(path: Path, rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def test_control_measurements_read_answers_pairs_and_verdicts_from_the_run(tmp_path: Path) -> None:
+    control = _script("control")
+    reference = "the cat sat on the mat"
+    _rows(tmp_path / "data" / "ift_heldout.jsonl", [{"id": f"h{k}", "prompt": f"q{k}", "response": reference} for k in range(2)])
+    _rows(tmp_path / "data" / "ift.jsonl", [{"id": "s0", "prompt": "train q", "response": reference}])
+    _rows(tmp_path / "M1" / "win_rate_answers.jsonl", [{"id": "h0", "answer": "a dog"}, {"id": "h1", "answer": "the cat sat on the mat"}])
+    _rows(tmp_path / "M2" / "win_rate_answers.jsonl", [{"id": "h0", "answer": "the cat sat"}, {"id": "h1", "answer": "the cat sat on the mat"}])
+    _write(tmp_path / "M2" / "eval.json", {"win_rate_vs_M1": {"wins": 1, "ties": 1, "losses": 0, "score": 0.75, "score_ci": [0.5, 1.0]}})
+    _rows(tmp_path / "iter1" / "pairs.jsonl", [{"prompt": "train q", "chosen": "a mat", "rejected": "the cat sat on the mat"}])
+    _write(tmp_path / "iter1" / "stats.json", {"pairs": {"dropped": {"tie": 2}}, "train": {"steps": 3}})
+    found = control.summarize(tmp_path)
+    m1, m2 = found["models"]
+    assert m1["rouge_l"][0] == pytest.approx(0.5)  # 0 and 1
+    assert m2["rouge_l"][0] == pytest.approx((2 * 0.5 / 1.5 + 1) / 2)  # "the cat sat": P 1, R 0.5
+    assert m2["rouge_l_change"][0] == pytest.approx((0.5 / 0.75) / 2) and m2["unchanged_vs_M1"] == 1
+    assert m2["words_change"][0] == pytest.approx(0.5)  # 2 -> 3 words and 6 -> 6
+    pairs = m2["trained_on"]
+    assert pairs["agreement_with_reference"] == 0.0 and pairs["optimizer_steps"] == 3 and pairs["dropped"] == {"tie": 2}
+    row = [line for line in control.table(found).splitlines() if line.startswith("| M2")][0]
+    assert "1/1/0: 0.75 [0.50, 1.00]" in row and "| 1 |" in row
+
+
+def test_published_calibration_grid_is_its_json_and_lists_every_grid_point() -> None:
+    """experiments/results/calibration.md is calibrate.py's rendering of calibration.json, with
+    a row for every point of the grid, failed or unfinished ones included."""
+    calibrate = _script("calibrate")
+    results = json.loads((ROOT / "experiments" / "results" / "calibration.json").read_text())["points"]
+    assert set(results) == {name for name, _ in calibrate.GRID}
+    assert (ROOT / "experiments" / "results" / "calibration.md").read_text() == calibrate.markdown(results) + "\n"
+
+
+def test_candidate_spread_counts_complete_prompts_only(tmp_path: Path) -> None:
+    control = _script("control")
+    (tmp_path / "config.yaml").write_text("candidates:\n  n: 2\n")
+    _rows(tmp_path / "data" / "ift.jsonl", [{"id": "s0", "prompt": "q", "response": "the cat sat on the mat"}])
+    _rows(tmp_path / "iter1" / "candidates.jsonl.partial", [
+        {"prompt_id": "p0", "prompt": "q", "response": "the cat sat on the mat"},
+        {"prompt_id": "p0", "prompt": "q", "response": "a dog"},
+        {"prompt_id": "p1", "prompt": "q", "response": "half a group"},
+    ])
+    found = control.candidate_spread(tmp_path, 1)
+    assert found["prompts"] == 1 and found["best_minus_worst_rouge_l"][0] == 1.0
+    assert found["share_with_spread_at_least_0.05"] == 1.0 and (found["best_words"], found["worst_words"]) == (6, 2)

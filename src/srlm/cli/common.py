@@ -17,7 +17,7 @@ def config_arg(parser: argparse.ArgumentParser) -> None:
 
 def judge_args(parser: argparse.ArgumentParser, methods: bool = True) -> None:
     """Add ``--judge``, ``--api-key-env``, ``--judge-max-new-tokens`` and (with ``methods``) ``--method``."""
-    parser.add_argument("--judge", required=True, help="judge: a model dir/name, a run dir, or openai:<model_name>@<base_url>")
+    parser.add_argument("--judge", required=True, help="judge: a model dir/name, a run dir, openai:<model_name>@<base_url>, reward_model:<model> or function:<package.module:function> (the last two with --method additive; a function reads the prompts' 'reference' field)")
     parser.add_argument("--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the endpoint's API key")
     if methods:
         parser.add_argument("--method", default="pairwise", choices=("pairwise", "additive"),
@@ -44,7 +44,11 @@ def setup(config_file: str | None, run: str | None = None) -> Any:
 def check_judge(spec: str, aliases: tuple[str, ...] = ()) -> None:
     """Refuse a judge spec that cannot work, naming it, before hours of generation."""
     from srlm.evaluation.judges import parse_openai_spec, resolve
+    from srlm.judging.kinds import check_spec, split_judge_spec
 
-    if spec not in aliases and parse_openai_spec(spec) is None:
+    kind, name = split_judge_spec(spec)
+    if kind in ("function", "reward_model"):
+        check_spec(kind, name, "--judge")
+    elif spec not in aliases and parse_openai_spec(spec) is None:
         resolve(spec)
 

@@ -26,6 +26,7 @@ from srlm.evaluation.metrics import head_to_head
 from srlm.evaluation.text_table import table
 from srlm.generation import Generation, generate_missing
 from srlm.judging.judge import JudgeContext
+from srlm.judging.kinds import FixedJudge
 from srlm.judging.pairwise import JudgeSettings, head_to_head_verdicts
 from srlm.runtime.rundir import RowLog, write_json
 
@@ -126,7 +127,7 @@ def compare_models(
     """Run the whole head-to-head of ``a`` vs ``b`` and write ``out``; returns what was written."""
     answers_a = answers_of(a, config, prompts, sampling, out)
     answers_b = answers_of(b, config, prompts, sampling, out)
-    judge = _judge(judge_spec, a, b, config, api_key_env)
+    judge = _judge(judge_spec, a, b, config, api_key_env, {p["prompt"]: p["reference"] for p in prompts if p.get("reference")})
     items = [{"id": p["id"], "prompt": p["prompt"], "answer_a": answers_a[p["id"]], "answer_b": answers_b[p["id"]]} for p in prompts]
     log_path = work_file(out, f"judgments-{settings.method}", judge_spec, judge.label, dataclasses.asdict(settings), settings.template_text(), json.dumps(items))
     ab, ba, details = head_to_head_verdicts(judge, items, settings, log_path, f"{judge.label} judging")
@@ -138,11 +139,12 @@ def compare_models(
     return result
 
 
-def _judge(spec: str, a: ModelRef, b: ModelRef, config: Config, api_key_env: str) -> EvalContext:
-    """``A``/``B`` name the compared models themselves; anything else is a judge spec."""
+def _judge(spec: str, a: ModelRef, b: ModelRef, config: Config, api_key_env: str, references: dict[str, str]) -> EvalContext | FixedJudge:
+    """``A``/``B`` name the compared models themselves; anything else is a judge spec (a
+    function judge reads the prompts' ``reference`` field)."""
     if spec in ("A", "B"):
         return model_context(a if spec == "A" else b, config)
-    return judge_context(spec, config, api_key_env)
+    return judge_context(spec, config, api_key_env, references)
 
 
 def summary(label_a: str, label_b: str, judge: str, settings: JudgeSettings, ab: list, ba: list, seed: int) -> dict:

@@ -3,29 +3,26 @@
 A *model spec* on the command line is a model directory or cached hub name (see
 ``srlm.runtime.models.resolve_model``), the embedded model's name, or a run directory (its latest
 complete model M<t>). A *judge spec* is a model spec or ``openai:<model_name>@<base_url>``: an
-OpenAI-compatible chat endpoint whose key is read from an environment variable at each request.
+OpenAI-compatible chat endpoint whose key is read from an environment variable at each request,
+``function:<package.module:function>`` or ``reward_model:<model>`` (``judging.kinds``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 from srlm.backends.base import Backend
 from srlm.config import Config, from_dict, load_config, read_yaml
 from srlm.errors import UserError
 from srlm.generation import stable_seed
+from srlm.judging.kinds import FixedJudge, fixed_judge, parse_openai, split_judge_spec
 from srlm.runtime.resources import free_memory
 from srlm.runtime.rundir import RunDir, model_done
 
-# ``openai:gpt-4o@https://api.example.com/v1``: the name is everything before the "@" that
-# starts the URL, so a name may itself hold "@" (rare) but the URL may not (credentials in a
-# URL are refused by the HTTP backend anyway).
-_OPENAI_SPEC = re.compile(r"^openai:(?P<name>.+?)@(?P<url>https?://\S+)$")
 
 BackendFactory = Callable[[Path, Config], Backend]
 
@@ -142,10 +139,7 @@ def parse_openai_spec(spec: str) -> tuple[str, str] | None:
     """
     if not spec.startswith("openai:"):
         return None
-    match = _OPENAI_SPEC.match(spec)
-    if match is None:
-        raise UserError(f"judge '{spec}': expected openai:<model_name>@<base_url>, e.g. openai:gpt-4o@https://api.openai.com/v1")
-    return match.group("name"), match.group("url")
+    return parse_openai(spec, "judge")
 
 
 def model_context(ref: ModelRef, config: Config) -> EvalContext:
@@ -153,8 +147,12 @@ def model_context(ref: ModelRef, config: Config) -> EvalContext:
     return EvalContext(config, ref.label, lambda: BACKEND_FACTORY(ref.path, config))
 
 
-def judge_context(spec: str, config: Config, api_key_env: str = "OPENAI_API_KEY") -> EvalContext:
-    """A judge from its spec: an ``openai:`` endpoint or a model spec."""
+def judge_context(spec: str, config: Config, api_key_env: str = "OPENAI_API_KEY", references: Mapping[str, str] | None = None) -> EvalContext | FixedJudge:
+    """A judge from its spec: an ``openai:`` endpoint, ``function:``/``reward_model:`` (scalar
+    judges of ``judging.kinds``; a function gets ``references[prompt]``) or a model spec."""
+    kind, name = split_judge_spec(spec)
+    if kind in ("function", "reward_model"):
+        return fixed_judge(kind, name, config, lambda stage, *chunk: stable_seed(config.seed, "eval", stage, *chunk), references or {}, BACKEND_FACTORY)
     remote = parse_openai_spec(spec)
     if remote is None:
         return model_context(resolve(spec), config)

@@ -3,7 +3,9 @@
 When ``eval.win_rate_prompts`` > 0, ``update_eval`` adds ``win_rate_vs_M1`` to
 ``M<t>/eval.json`` for t >= 2 (Yuan et al. 2024 report M2 and M3 against M1 this way). The
 judge is ``eval.win_rate_judge``: ``"M1"`` (frozen), ``"current"`` (M(t) itself), a model
-directory or name, or ``openai:<model_name>@<base_url>`` (key from ``backend.api_key_env``).
+directory or name, ``openai:<model_name>@<base_url>`` (key from ``backend.api_key_env``),
+``reward_model:<model>`` or ``function:<package.module:function>`` (``judging.kinds``; a
+function gets the held-out prompt's reference answer from the run's seed files).
 The prompts are the first ``eval.win_rate_prompts`` rows of ``<run>/data/ift_heldout.jsonl``:
 never trained on, never used as few-shot examples.
 
@@ -23,8 +25,9 @@ from typing import Protocol
 from srlm.backends.base import Backend
 from srlm.config import Config
 from srlm.evaluation.compare import answer_sampling, generate_answers, summary
-from srlm.evaluation.judges import EvalContext, judge_context, parse_openai_spec, resolve
+from srlm.evaluation.judges import EvalContext, resolve
 from srlm.judging.judge import JudgeContext
+from srlm.judging.kinds import FixedJudge, fixed_judge, seed_references, split_judge_spec
 from srlm.judging.pairwise import JudgeSettings, head_to_head_verdicts
 from srlm.records import SeedBundle
 from srlm.runtime import distributed
@@ -95,15 +98,17 @@ def _measure(ctx: IterationContext, prompts: list[dict], method: str) -> dict:
     return outcome | about | {"prompts": len(prompts), "source": "data/ift_heldout.jsonl"}
 
 
-def _judge(ctx: IterationContext, m1: EvalContext) -> EvalContext | IterationContext:
-    """``eval.win_rate_judge`` as a context: M1, M(t), another model or an HTTP endpoint."""
+def _judge(ctx: IterationContext, m1: EvalContext) -> EvalContext | IterationContext | FixedJudge:
+    """``eval.win_rate_judge`` as a context: M1, M(t), another model, an HTTP endpoint, a
+    reward model or a function (the judge kinds of ``judging.kinds``)."""
     spec, config = ctx.config.eval.win_rate_judge, ctx.config
     if spec == "M1":
         return m1
     if spec == "current":
         return ctx
-    if parse_openai_spec(spec) is not None:
-        return judge_context(spec, config, config.backend.api_key_env)
-    path = resolve(spec).path
+    kind, name = split_judge_spec(spec)
+    if kind != "model":  # an endpoint, a reward model or a function (judging.kinds)
+        return fixed_judge(kind, name, config, m1.seed, seed_references(ctx.run.data), ctx.backend_factory)
+    path = resolve(name).path
     # Local judges load through the pipeline's engine, like every other model of the run.
     return EvalContext(config, spec, lambda: ctx.backend_factory(path, config))

@@ -11,12 +11,12 @@ responses), EFT building from human rankings, and the additive head-to-head.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
 from srlm.backends.base import Backend, Conversation, Sampling
 from srlm.config import Config, JudgeConfig
-from srlm.generation import Generation, generate_missing
+from srlm.generation import Generation, compute_missing, generate_missing, progress
 from srlm.judging.expected import expected_scores, fallback_scores
 from srlm.judging.parse import parse_score
 from srlm.judging.templates import fill, load_template
@@ -108,8 +108,13 @@ def judge_items(ctx: JudgeContext, items: Sequence[JudgeItem], log: RowLog, samp
     """Judge every item not yet in ``log`` (``samples`` judgments each), a chunk at a time.
 
     The prompt, top-p and token limit come from ``ctx.config.judge``; ``seed_key`` names the
-    chunks' seeds (default: the progress ``label``).
+    chunks' seeds (default: the progress ``label``). A judge context with a ``scalar`` scorer
+    (``judging.kinds``: reward model, function) scores each item once instead.
     """
+    scalar = getattr(ctx, "scalar", None)
+    if scalar is not None:
+        score_items(scalar, items, log, ctx.config.backend.batch_size, label)
+        return
     cfg = ctx.config.judge
     template = load_template(cfg.template, ("prompt", "response"))
     key = seed_key or label
@@ -127,3 +132,17 @@ def judge_items(ctx: JudgeContext, items: Sequence[JudgeItem], log: RowLog, samp
         request=lambda item: judge_conversation(template, item["prompt"], item["response"]), rows=rows, units_per_item=samples,
     )
     generate_missing(job, items, lambda: ctx.backend, log)
+
+
+def scalar_row(item: JudgeItem, value: float | None) -> JudgmentRow:
+    """The judged row of a scalar judge: no judgment text, one score (``None`` = unscored)."""
+    return {"id": item["id"], "prompt_id": item["prompt_id"], "judgments": [], "scores": [value], "mean_score": value}
+
+
+def score_items(scalar: Callable[[Sequence[JudgeItem]], list[float | None]], items: Sequence[JudgeItem], log: RowLog, chunk_size: int, label: str) -> None:
+    """Score every item not yet in ``log`` with a scalar judge, a chunk at a time (resumable)."""
+
+    def rows(_: int, chunk: Sequence[JudgeItem]) -> list[dict]:
+        return [scalar_row(item, value) for item, value in zip(chunk, scalar(chunk))]  # type: ignore[misc]
+
+    compute_missing(items, rows, log, chunk_size, bar=progress(len(items), label, "judgment"))

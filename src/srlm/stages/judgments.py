@@ -2,14 +2,18 @@
 
 SR: the additive 5-point prompt (Fig. 2), 3 samples averaged. A judgment without a parsable
 score is kept in the file with ``score: null`` and counted; it never becomes 0 or -1. The
-request, row and scoring are ``judging.judge``'s, shared with the judge evaluation.
+request, row and scoring are ``judging.judge``'s, shared with the judge evaluation. Who judges
+is ``judge.kind`` (``judging.kinds``): M(t) by default, or a fixed model, reward model, endpoint
+or function, all writing the same rows.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 
-from srlm.judging.judge import judge_items
+from srlm.config import JudgeConfig
+from srlm.judging.judge import JudgeContext, judge_items
+from srlm.judging.kinds import FixedJudge, fixed_judge, seed_references
 from srlm.records import CandidateRow, JudgmentRow
 from srlm.runtime.rundir import RowLog
 from srlm.stages.common import StageContext
@@ -21,8 +25,24 @@ def run(ctx: StageContext, candidates: list[CandidateRow]) -> list[JudgmentRow]:
     log = RowLog(ctx.path("judgments.jsonl"))
     if log.done:
         return log.rows  # type: ignore[return-value]
-    judge_items(ctx, candidates, log, cfg.samples, cfg.temperature, f"iter{ctx.iteration} judging", seed_key="judgments")
-    return log.finish(order=[c["id"] for c in candidates], before_final=lambda rows: ctx.record("judgments", judgment_stats(rows)))  # type: ignore[return-value]
+    judge = stage_judge(ctx)
+    judge_items(judge, candidates, log, cfg.samples, cfg.temperature, f"iter{ctx.iteration} judging", seed_key="judgments")
+    if isinstance(judge, FixedJudge):
+        judge.release()
+    return log.finish(order=[c["id"] for c in candidates], before_final=lambda rows: ctx.record("judgments", judgment_stats(rows) | _who(cfg)))  # type: ignore[return-value]
+
+
+def stage_judge(ctx: StageContext) -> JudgeContext:
+    """``judge.kind``: M(t) itself (``self``), or a fixed judge seeded like M(t) would be."""
+    cfg = ctx.config.judge
+    if cfg.kind == "self":
+        return ctx
+    return fixed_judge(cfg.kind, cfg.spec, ctx.config, ctx.seed, seed_references(ctx.run.data), ctx.backend_factory)
+
+
+def _who(cfg: JudgeConfig) -> dict:
+    """The judge in the stats when it is not M(t) (``self`` runs keep their stats as they were)."""
+    return {} if cfg.kind == "self" else {"judge": f"{cfg.kind}:{cfg.spec}"}
 
 
 def judgment_stats(rows: list[JudgmentRow]) -> dict:

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from srlm.backends.base import Backend, Conversation, Sampling
-from srlm.generation import Generation, generate_missing
+from srlm.errors import UserError
+from srlm.generation import Generation, generate_missing, stable_seed
 from srlm.records import InstructionRow, PromptRow, RawPromptRow
 from srlm.runtime import distributed
 from srlm.runtime.rundir import RowLog, read_rows, write_rows
@@ -48,7 +49,9 @@ def fewshot_message(examples: list[str]) -> str:
 
 def run(ctx: StageContext, seed_rows: list[InstructionRow]) -> list[PromptRow]:
     """Write ``prompts.jsonl``: ``num_prompts`` filtered new prompts (fewer if rounds run out),
-    or, with a pool, the iteration's sample of it."""
+    or, with a pool, the iteration's sample of it, or (``prompt_gen.source: seed``) seed prompts."""
+    if ctx.config.prompt_gen.source == "seed":
+        return distributed.main_first(seed_prompts, ctx, seed_rows)
     if not pool_enabled(ctx.config):
         return write_prompts(ctx, seed_rows, Batch(ctx.folder, ctx.config.prompt_gen.num_prompts, f"it{ctx.iteration}", "prompts"))
     final = ctx.path("prompts.jsonl")
@@ -188,3 +191,28 @@ def _copy_problem(prompt: str, row: dict, seed_by_id: dict, threshold: float) ->
         if prompt.strip().lower() == shot.strip().lower() or rouge_l(tokens, words(shot)) > threshold:
             return "copied_fewshot"
     return None
+
+
+def seed_prompts(ctx: StageContext, seed_rows: list[InstructionRow]) -> list[PromptRow]:
+    """``prompt_gen.source: seed``: ``num_prompts`` of the run's training seed prompts, no model.
+
+    The training IFT rows (never the held-out ones) are shuffled once by the run's seed and
+    iteration t takes the next ``num_prompts`` of them, wrapping around when the pool runs
+    out, so iterations see different prompts while there are enough. Each keeps its seed id
+    (``source_id``); a reference-based judge finds the reference answer by the prompt's text
+    (``judging.kinds.seed_references``).
+    """
+    final = ctx.path("prompts.jsonl")
+    if final.exists():
+        return read_rows(final)
+    pool = [row for row in seed_rows if row.get("response")]
+    if not pool:
+        raise UserError("config key 'prompt_gen.source': 'seed' needs training seed prompts with reference answers; data/ift.jsonl has none")
+    order = list(range(len(pool)))
+    random.Random(stable_seed(ctx.config.seed, "seed-prompts")).shuffle(order)
+    n, start = ctx.config.prompt_gen.num_prompts, (ctx.iteration - 1) * ctx.config.prompt_gen.num_prompts
+    picked = [pool[order[(start + k) % len(pool)]] for k in range(n)]
+    kept = [{"id": f"it{ctx.iteration}-p{k:04d}", "prompt": row["prompt"], "source_id": row["id"], "fewshot_ids": []} for k, row in enumerate(picked)]
+    ctx.record("prompts", {"source": "seed", "pool": len(pool), "kept": len(kept), "repeated_from_earlier_iterations": min(n, max(0, start + n - len(pool)))})
+    write_rows(final, kept)
+    return kept
