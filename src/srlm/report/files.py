@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from srlm.report.texts import Texts, read_texts
+from srlm.report.texts import Texts, json_rows, read_texts
 
 PAIR_FILES = ("pairs.jsonl", "judge_pairs.jsonl")  # actor pairs; Meta-Rewarding's judge pairs
 EXAMPLES_PER_KIND = 2  # example pairs shown per iteration and pair kind (actor, judge)
@@ -109,19 +109,11 @@ def _example_rows(path: Path, problems: list[str]) -> list[dict]:
     """The first ``EXAMPLES_PER_KIND`` rows of each pair kind; bad lines are skipped and noted."""
     chosen: list[dict] = []
     per_kind: dict[str, int] = {}
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        for number, line in enumerate(handle, start=1):
-            try:
-                row = json.loads(line) if line.strip() else None
-            except ValueError:
-                problems.append(f"{path}:{number}: not JSON")
-                continue
-            if not isinstance(row, dict):
-                continue
-            kind = str(row.get("kind", "actor"))
-            if per_kind.get(kind, 0) < EXAMPLES_PER_KIND:
-                per_kind[kind] = per_kind.get(kind, 0) + 1
-                chosen.append(row)
+    for row in json_rows(path, problems):
+        kind = str(row.get("kind", "actor"))
+        if per_kind.get(kind, 0) < EXAMPLES_PER_KIND:
+            per_kind[kind] = per_kind.get(kind, 0) + 1
+            chosen.append(row)
     return chosen
 
 

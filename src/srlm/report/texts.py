@@ -39,18 +39,18 @@ def read_texts(root: Path, models: list[int], problems: list[str]) -> Texts:
     answer_files = [root / f"M{t}" / "win_rate_answers.jsonl" for t in models]
     chosen = _first_ids(answer_files, "id", ANSWER_PROMPTS)
     for t, path in zip(models, answer_files):
-        if rows := {r["id"]: r for r in _rows(path, problems) if r.get("id") in chosen}:
+        if rows := {r["id"]: r for r in json_rows(path, problems) if r.get("id") in chosen}:
             texts.answers[t] = rows
-        for row in _rows(root / f"M{t}" / "win_rate_judgments.jsonl", problems):
+        for row in json_rows(root / f"M{t}" / "win_rate_judgments.jsonl", problems):
             if row.get("prompt_id") in chosen:
                 texts.verdicts.setdefault(t, {}).setdefault(row["prompt_id"], []).append(row)
     judged_files = [root / f"M{t}" / "eval_judgments.jsonl" for t in models]
     judged_prompts = _first_ids(judged_files, "prompt_id", JUDGED_PROMPTS)
     for t, path in zip(models, judged_files):
-        if rows := {str(r.get("id")): r for r in _rows(path, problems) if r.get("prompt_id") in judged_prompts}:
+        if rows := {str(r.get("id")): r for r in json_rows(path, problems) if r.get("prompt_id") in judged_prompts}:
             texts.judged[t] = rows
     if texts.judged:
-        texts.heldout = {r["id"]: r for r in _rows(root / "data" / "eft_heldout.jsonl", problems) if r.get("id") in judged_prompts}
+        texts.heldout = {r["id"]: r for r in json_rows(root / "data" / "eft_heldout.jsonl", problems) if r.get("id") in judged_prompts}
     return texts
 
 
@@ -59,7 +59,7 @@ def _first_ids(paths: list[Path], key: str, count: int) -> list[str]:
     (bad lines are noted when the file is read in full, not here)."""
     for path in paths:
         ids: list[str] = []
-        for row in _rows(path, []):
+        for row in json_rows(path, []):
             if isinstance(row.get(key), str) and row[key] not in ids:
                 ids.append(row[key])
                 if len(ids) == count:
@@ -69,7 +69,7 @@ def _first_ids(paths: list[Path], key: str, count: int) -> list[str]:
     return []
 
 
-def _rows(path: Path, problems: list[str]) -> Iterator[dict]:
+def json_rows(path: Path, problems: list[str]) -> Iterator[dict]:
     """The JSON object rows of a JSONL file (none if it is absent); bad lines are noted."""
     if not path.is_file():
         return
