@@ -28,6 +28,7 @@ from srlm.report.sections_texts import answers
 from srlm.runtime.models import load_model, load_tokenizer
 from srlm.runtime.rundir import RunDir, mark_model_done, read_json, write_rows, write_yaml
 from srlm.stages.common import StageContext
+from tests.helpers.loopback import reply_json
 from tests.helpers.scripted import ScriptedJudgeBackend
 from tests.helpers.tiny_model import build_tiny_model
 
@@ -150,12 +151,7 @@ class Verdicts(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         self.server.seen.append((body, self.headers.get("Authorization")))  # type: ignore[attr-defined]
         answer = {"choices": [{"message": {"role": "assistant", "content": "Winner: Response A"}}]}
-        payload = json.dumps(answer).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        reply_json(self, answer)
 
     def log_message(self, *args: object) -> None:
         pass

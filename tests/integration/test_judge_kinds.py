@@ -17,6 +17,7 @@ from srlm.runtime.rundir import RunDir
 from srlm.stages import judgments
 from srlm.stages.common import StageContext
 from tests.helpers.fakes import FakeBackend
+from tests.helpers.loopback import reply_json
 
 CANDIDATES = [
     {"id": f"p{p}-c{c}", "prompt_id": f"p{p}", "prompt": f"Explain item {p}.", "response": f"Item {p} is {'good ' * (c + 1)}."}
@@ -99,12 +100,7 @@ class Judge(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         self.server.requests.append(body)  # type: ignore[attr-defined]
         choices = [{"index": i, "message": {"role": "assistant", "content": "Relevant.\nScore: 4"}, "finish_reason": "stop"} for i in range(body.get("n", 1))]
-        payload = json.dumps({"choices": choices}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        reply_json(self, {"choices": choices})
 
     def log_message(self, *args: object) -> None:
         pass

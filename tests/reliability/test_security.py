@@ -19,6 +19,7 @@ import torch
 
 from srlm.config import Config
 from srlm.errors import UserError
+from tests.helpers.loopback import reply_json
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "srlm"
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib", ".npy", ".npz")
@@ -101,12 +102,7 @@ class ChatHandler(BaseHTTPRequestHandler):
         request = body["messages"][-1]["content"]
         texts = [_answer(request, body.get("seed", 0), k) for k in range(body.get("n", 1))]
         choices = [{"index": i, "message": {"role": "assistant", "content": t}, "finish_reason": "stop"} for i, t in enumerate(texts)]
-        payload = json.dumps({"choices": choices}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        reply_json(self, {"choices": choices})
 
     def log_message(self, *args: object) -> None:
         pass
