@@ -21,15 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from srlm.backends.base import Backend, Conversation, Sampling
+from srlm.data.prompt_pool import read_pool_file
 from srlm.errors import UserError
 from srlm.generation import Generation, generate_missing, stable_seed
 from srlm.records import InstructionRow, PromptRow, RawPromptRow
 from srlm.runtime import distributed
-from srlm.runtime.rundir import RowLog, read_rows, write_rows
-from srlm.runtime.rundir import write_json
+from srlm.runtime.rundir import RowLog, read_rows, write_json, write_rows
 from srlm.stages.common import StageContext
 from srlm.stages.prompt_filters import DuplicateIndex, clean_prompt, length_problem, rouge_l, words
-from srlm.data.prompt_pool import read_pool_file
 from srlm.stages.prompt_pool import POOL_FOLDER, pool_enabled, sample_iteration
 
 FEWSHOT_INSTRUCTION = (
