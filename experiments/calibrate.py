@@ -82,6 +82,7 @@ def run_point(name: str, overrides: list[str], runs_dir: Path) -> dict:
     if any(o.startswith(SHARED) for o in overrides):
         raise SystemExit(f"{name}: overrides {overrides} change what all points share ({SHARED})")
     run_dir = runs_dir / f"cal_{name}"
+    runs_dir.mkdir(parents=True, exist_ok=True)
     share_m1(runs_dir, run_dir)
     command = [sys.executable, "-m", "srlm", "run", str(BASE), f"name=cal_{name}", f"runs_dir={runs_dir}", *overrides]
     started = time.time()

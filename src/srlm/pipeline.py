@@ -230,7 +230,7 @@ def _summary(config: Config, run_dir: RunDir, seconds: float, warnings: int) -> 
     line = f"srlm: done in {console.duration(seconds)} · final model M{last}: {run_dir.model(last)}"
     if run_dir.eval(last).exists():
         judge = _read_json(run_dir.eval(last)).get("judge", {})
-        if "pairwise_accuracy" in judge:
+        if judge.get("pairwise_accuracy") is not None:  # None: no held-out pair the judge could rank
             line += f" · judge pairwise accuracy {judge['pairwise_accuracy']:.3f}"
     log.info("run finished in %.0f s: %s", seconds, run_dir.root)
     console.CONSOLE.info("%s · %s, all in %s", line, console.plural(warnings, "warning"), run_dir.root / "run.log")

@@ -40,3 +40,17 @@ def test_a_run_directory_as_win_rate_judge_is_left_to_the_evaluation(tiny_model_
     missing = load_config(None, [f"model={tiny_model_dir}", "eval.win_rate_prompts=2", "eval.win_rate_judge=./no/judge"])
     with pytest.raises(UserError, match="no/judge"):
         pipeline.preflight(missing)
+
+
+def test_the_summary_line_skips_a_judge_accuracy_no_pair_could_give(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # A run whose final judge evaluation had no rankable pair writes pairwise_accuracy: null.
+    from types import SimpleNamespace
+
+    from srlm.runtime.rundir import RunDir
+
+    run_dir = RunDir(tmp_path)
+    run_dir.eval(2).parent.mkdir(parents=True)
+    run_dir.eval(2).write_text('{"judge": {"pairwise_accuracy": null}}')
+    with caplog.at_level("INFO", logger="srlm.console"):
+        pipeline._summary(SimpleNamespace(iterations=1), run_dir, 12.0, 0)
+    assert "final model M2" in caplog.text and "pairwise" not in caplog.text
