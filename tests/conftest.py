@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "vllm_cpu" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> object:
+    """Under ``SRLM_REQUIRE_ENGINES=1`` (``make test-http``, ``make test-vllm``, so ``.ci/run``) a
+    skipped test is a failure: an engine that did not install or start must fail CI, not pass it
+    with every test skipped."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and os.environ.get("SRLM_REQUIRE_ENGINES") == "1" and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped under SRLM_REQUIRE_ENGINES=1, which makes a skip a failure: {reason}"
 
 
 @pytest.fixture(scope="session")
