@@ -34,16 +34,33 @@ from control import ci, outcome_cell, summarize  # noqa: E402
 BASE = ROOT / "configs" / "tiny_control.yaml"
 RESULTS = ROOT / "experiments" / "results"
 
-# (name, overrides of tiny_control.yaml). Ordered by what the issue's probe suggests first:
+# Every point starts from this budget, stated key by key so that a point means the same when
+# tiny_control.yaml moves to the calibrated budget: 16 prompts x 6 candidates, pairs with a
+# reference-reward margin >= 0.25, DPO at lr 2e-5 for 2 epochs in batches of 2, M1 -> M3.
+BASELINE = ["prompt_gen.num_prompts=16", "candidates.n=6", "pairs.min_margin=0.25", "dpo.learning_rate=2e-5", "dpo.epochs=2", "dpo.batch_size=2", "iterations=2", "pairs.length_rho=0"]
+# (name, overrides of BASELINE). Ordered by what the issue's probe suggests first:
 # tiny.yaml's own budget under the control, then more candidates with a margin filter at a
 # learning rate that moved answers, then stronger steps, more pairs, and length control.
 GRID: list[tuple[str, list[str]]] = [
     ("p16_n6_m0.25_lr2e-5_e2_b2", []),
     ("tiny_budget_p8_n4_m0_lr5e-6_e1_b4", ["prompt_gen.num_prompts=8", "candidates.n=4", "pairs.min_margin=0", "dpo.learning_rate=5e-6", "dpo.epochs=1", "dpo.batch_size=4"]),
     ("p16_n6_m0.25_lr5e-5_e2_b2", ["dpo.learning_rate=5e-5"]),
-    ("p16_n6_m0.25_lr2e-5_e2_b2_rho0.32", ["pairs.length_rho=0.32"]),
     ("p32_n6_m0.25_lr2e-5_e2_b2", ["prompt_gen.num_prompts=32"]),
+    # tiny.yaml's prompts and candidates with this DPO step: what the default run could afford.
+    ("p8_n4_m0_lr2e-5_e2_b2", ["prompt_gen.num_prompts=8", "candidates.n=4", "pairs.min_margin=0"]),
+    # 64 prompts x 2 iterations = 128 of the 134 training seed prompts (each is used once).
+    ("p64_n6_m0.25_lr2e-5_e2_b2", ["prompt_gen.num_prompts=64"]),
+    ("p16_n6_m0.25_lr2e-5_e2_b2_rho0.32", ["pairs.length_rho=0.32"]),
+    # A third iteration (M4, as SR's M1 -> M4) of the base point, the budget of
+    # configs/tiny_control.yaml and configs/tiny_self_calibrated.yaml.
+    ("p16_n6_m0.25_lr2e-5_e2_b2_i3", ["iterations=3"]),
+    # Gentler steps on more pairs, and a tighter hold on the reference model (SR/MR: beta 0.1).
+    ("p32_n6_m0.25_lr5e-6_e2_b2", ["prompt_gen.num_prompts=32", "dpo.learning_rate=5e-6"]),
+    ("p32_n6_m0.25_lr2e-5_e2_b2_beta0.5", ["prompt_gen.num_prompts=32", "dpo.beta=0.5"]),
 ]
+# A point whose overrides only add iterations to another's starts from that point's files:
+# its first iterations are the same computation (same config, same seeds), so they are reused.
+EXTENDS = {"p16_n6_m0.25_lr2e-5_e2_b2_i3": "p16_n6_m0.25_lr2e-5_e2_b2"}
 # Keys a point may not change: they make M1 and its measurements, which all points share.
 SHARED = ("data.", "sft.", "eval.", "model=", "seed=")
 
@@ -55,6 +72,9 @@ def main() -> None:
     p.add_argument("--report", action="store_true", help="run nothing: measure every point's run as far as it got and rewrite the results")
     args = p.parse_args()
     results = load_results()
+    for name, overrides in GRID:  # the commands as the grid states them now (same computation)
+        if name in results:
+            results[name] |= {"overrides": overrides, "command": command_of(overrides)}
     if args.report:
         for name, overrides in GRID:
             run_dir = args.runs_dir / f"cal_{name}"
@@ -83,8 +103,12 @@ def run_point(name: str, overrides: list[str], runs_dir: Path) -> dict:
         raise SystemExit(f"{name}: overrides {overrides} change what all points share ({SHARED})")
     run_dir = runs_dir / f"cal_{name}"
     runs_dir.mkdir(parents=True, exist_ok=True)
+    extra = []
+    if name in EXTENDS:
+        extend_from(runs_dir / f"cal_{EXTENDS[name]}", run_dir)
+        extra = ["--force"]  # the copied config differs in name and iterations alone
     share_m1(runs_dir, run_dir)
-    command = [sys.executable, "-m", "srlm", "run", str(BASE), f"name=cal_{name}", f"runs_dir={runs_dir}", *overrides]
+    command = [sys.executable, "-m", "srlm", "run", str(BASE), f"name=cal_{name}", f"runs_dir={runs_dir}", *BASELINE, *overrides, *extra]
     started = time.time()
     log_file = runs_dir / f"cal_{name}.log"  # the run's progress and, on failure, its last lines
     with open(log_file, "a", encoding="utf-8") as log:
@@ -97,14 +121,25 @@ def run_point(name: str, overrides: list[str], runs_dir: Path) -> dict:
 
 
 def command_of(overrides: list[str]) -> str:
-    return " ".join(["srlm run configs/tiny_control.yaml", *overrides])
+    return " ".join(["srlm run configs/tiny_control.yaml", *BASELINE, *overrides])
+
+
+def extend_from(donor: Path, run_dir: Path) -> None:
+    """Copy a finished point's files (its checkpoints as links) to start a longer run from them."""
+    if run_dir.exists():
+        return
+    if not (donor / "config.yaml").exists():
+        raise SystemExit(f"{run_dir.name} extends {donor.name}, which has not run: run it first")
+    shutil.copytree(donor, run_dir, ignore=shutil.ignore_patterns("model", "trainer", "*.lock"))
+    for model in donor.glob("M*/model"):
+        (run_dir / model.parent.name / "model").symlink_to(model.resolve())
 
 
 def share_m1(runs_dir: Path, run_dir: Path) -> None:
-    """Link an existing point's M1 checkpoint and copy its seed data and held-out answers."""
-    if (run_dir / "M1" / "model" / "COMPLETE").exists():
+    """Link an existing point's M1 checkpoint and copy its marker, seed data and held-out answers."""
+    if _complete(run_dir / "M1"):
         return
-    donors = [d for d in sorted(runs_dir.glob("cal_*")) if d != run_dir and (d / "M1" / "model" / "COMPLETE").exists() and not (d / "M1" / "model").is_symlink()]
+    donors = [d for d in sorted(runs_dir.glob("cal_*")) if d != run_dir and _complete(d / "M1") and not (d / "M1" / "model").is_symlink()]
     if not donors:
         return  # this point trains M1 itself
     donor = donors[0]
@@ -112,9 +147,15 @@ def share_m1(runs_dir: Path, run_dir: Path) -> None:
     (run_dir / "M1" / "model").symlink_to((donor / "M1" / "model").resolve())
     if not (run_dir / "data").exists():
         shutil.copytree(donor / "data", run_dir / "data")
-    answers = donor / "M1" / "win_rate_answers.jsonl"
-    if answers.exists():
-        shutil.copy(answers, run_dir / "M1" / "win_rate_answers.jsonl")
+    # The marker last: a point stopped while linking trains its own M1 instead of a half copy.
+    for name in ("win_rate_answers.jsonl", "train.json", "config.yaml", "COMPLETE"):
+        if (donor / "M1" / name).exists():
+            shutil.copy(donor / "M1" / name, run_dir / "M1" / name)
+
+
+def _complete(model: Path) -> bool:
+    """M<t> is finished: its marker beside the checkpoint (or inside it, in older runs)."""
+    return (model / "COMPLETE").exists() or (model / "model" / "COMPLETE").exists()
 
 
 def measure(run_dir: Path) -> dict:
