@@ -177,6 +177,19 @@ def save_results(results: dict) -> None:
     (RESULTS / "calibration.md").write_text(markdown(results) + "\n")
 
 
+def compact(results: dict) -> str:
+    """The README's grid table: per point, what it changes and its last model against M1."""
+    lines = ["| point | changes from the base (16 prompts x 6, margin 0.25, lr 2e-5, 2 epochs, batch 2, beta 0.1) | last model | change vs M1 [paired CI] | equal to M1 | words (M1: 51.7) |", "|---|---|---|---|---|---|"]
+    for name, point in results.items():
+        last = point.get("models", [])[-1] if len(point.get("models", [])) > 1 else None
+        changes = ", ".join(point["overrides"]) or "none"
+        if last is None:
+            lines.append(f"| {name} | {changes} | {point['status']} | | | |")
+            continue
+        lines.append(f"| {name} | {changes} | {last['model']} | {ci(last['rouge_l_change'], sign=True)} | {last['unchanged_vs_M1']} | {last['words'][0]:.1f} |")
+    return "\n".join(lines)
+
+
 def markdown(results: dict) -> str:
     lines = [
         "# DPO budget calibration with the positive control (experiments/calibrate.py)",

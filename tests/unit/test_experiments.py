@@ -143,3 +143,45 @@ def test_candidate_spread_counts_complete_prompts_only(tmp_path: Path) -> None:
     found = control.candidate_spread(tmp_path, 1)
     assert found["prompts"] == 1 and found["best_minus_worst_rouge_l"][0] == 1.0
     assert found["share_with_spread_at_least_0.05"] == 1.0 and (found["best_words"], found["worst_words"]) == (6, 2)
+
+
+def test_readme_evidence_table_is_the_one_the_kept_run_files_give() -> None:
+    """The README's "Evidence" table, positive control beside self-rewarding, is rebuilt here
+    from the held-out answers, evaluations and pairs kept in experiments/results/ (control.py
+    --keep), cell by cell: a number typed by hand, or kept files changed without the README,
+    fails this test."""
+    readme = (ROOT / "README.md").read_text()
+    start, end = "<!-- evidence-table: python experiments/readme_evidence.py -->\n", "<!-- /evidence-table -->"
+    assert start in readme and end in readme
+    published = readme.split(start, 1)[1].split(end, 1)[0].strip()
+    rebuilt = _script("readme_evidence").readme_table()
+    assert published == rebuilt
+    assert [line.split(" | ")[0] for line in rebuilt.splitlines()[2:]] == ["| M1", "| M2", "| M3", "| M4"]
+
+
+def test_a_longer_grid_point_starts_from_the_files_of_the_point_it_extends(tmp_path: Path) -> None:
+    calibrate = _script("calibrate")
+    donor = tmp_path / "cal_short"
+    for t in (1, 2):
+        (donor / f"M{t}" / "model").mkdir(parents=True)
+        (donor / f"M{t}" / "model" / "model.safetensors").write_bytes(b"weights")
+        (donor / f"M{t}" / "COMPLETE").write_text("1\n")
+        (donor / f"M{t}" / "trainer").mkdir()
+    (donor / "config.yaml").write_text("name: short\n")
+    (donor / "iter1").mkdir()
+    (donor / "iter1" / "pairs.jsonl").write_text("{}\n")
+    longer = tmp_path / "cal_longer"
+    calibrate.extend_from(donor, longer)
+    assert (longer / "iter1" / "pairs.jsonl").read_text() == "{}\n" and (longer / "M2" / "COMPLETE").exists()
+    assert (longer / "M2" / "model").is_symlink() and (longer / "M2" / "model").resolve() == (donor / "M2" / "model").resolve()
+    assert not (longer / "M1" / "trainer").exists()  # no optimizer state copied
+    with pytest.raises(SystemExit, match="has not run"):
+        calibrate.extend_from(tmp_path / "cal_missing", tmp_path / "cal_other")
+
+
+def test_readme_grid_table_is_the_calibration_results() -> None:
+    calibrate = _script("calibrate")
+    results = json.loads((ROOT / "experiments" / "results" / "calibration.json").read_text())["points"]
+    rows = calibrate.compact(results).splitlines()
+    readme = (ROOT / "README.md").read_text()
+    assert len(rows) == 2 + len(calibrate.GRID) and all(row in readme for row in rows)
