@@ -137,9 +137,11 @@ def extend_from(donor: Path, run_dir: Path) -> None:
 
 def share_m1(runs_dir: Path, run_dir: Path) -> None:
     """Link an existing point's M1 checkpoint and copy its marker, seed data and held-out answers."""
-    if _complete(run_dir / "M1"):
+    from srlm.runtime.rundir import model_done
+
+    if model_done(run_dir / "M1" / "model"):
         return
-    donors = [d for d in sorted(runs_dir.glob("cal_*")) if d != run_dir and _complete(d / "M1") and not (d / "M1" / "model").is_symlink()]
+    donors = [d for d in sorted(runs_dir.glob("cal_*")) if d != run_dir and model_done(d / "M1" / "model") and not (d / "M1" / "model").is_symlink()]
     if not donors:
         return  # this point trains M1 itself
     donor = donors[0]
@@ -151,11 +153,6 @@ def share_m1(runs_dir: Path, run_dir: Path) -> None:
     for name in ("win_rate_answers.jsonl", "train.json", "config.yaml", "COMPLETE"):
         if (donor / "M1" / name).exists():
             shutil.copy(donor / "M1" / name, run_dir / "M1" / name)
-
-
-def _complete(model: Path) -> bool:
-    """M<t> is finished: its marker beside the checkpoint (or inside it, in older runs)."""
-    return (model / "COMPLETE").exists() or (model / "model" / "COMPLETE").exists()
 
 
 def measure(run_dir: Path) -> dict:
